@@ -13,8 +13,18 @@ uint32_t crc32c_portable(uint32_t crc, const void *data, size_t n);
 static void varint_roundtrip(void **state)
 {
     (void)state;
-    uint64_t vals[] = {0, 1, 127, 128, 255, 300, 16383, 16384, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
-                       UINT64_MAX - 1, UINT64_MAX};
+    uint64_t vals[] = {0,
+                       1,
+                       127,
+                       128,
+                       255,
+                       300,
+                       16383,
+                       16384,
+                       UINT32_MAX,
+                       (uint64_t)UINT32_MAX + 1,
+                       UINT64_MAX - 1,
+                       UINT64_MAX};
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         uint8_t buf[VARINT64_MAX];
         uint8_t *end = put_varint64(buf, vals[i]);
@@ -104,9 +114,9 @@ static void crc_mask(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(varint_roundtrip),        cmocka_unit_test(varint_overflow_rejected),
-        cmocka_unit_test(fixed_and_be),            cmocka_unit_test(length_prefixed),
-        cmocka_unit_test(crc_known_values),        cmocka_unit_test(crc_hw_matches_portable),
+        cmocka_unit_test(varint_roundtrip), cmocka_unit_test(varint_overflow_rejected),
+        cmocka_unit_test(fixed_and_be),     cmocka_unit_test(length_prefixed),
+        cmocka_unit_test(crc_known_values), cmocka_unit_test(crc_hw_matches_portable),
         cmocka_unit_test(crc_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

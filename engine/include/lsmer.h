@@ -71,10 +71,10 @@ typedef struct lsmer_options {
     int error_if_exists;   /* default 0 */
     int read_only;         /* default 0: open without writing anything */
 
-    size_t memtable_size;    /* bytes of writes buffered before a flush; 32 MiB */
-    size_t block_size;       /* uncompressed data block target; 4 KiB */
-    int zstd_level;          /* 0 = no compression; default 1 */
-    int bloom_bits_per_key;  /* default 10; 0 = no filter */
+    size_t memtable_size;   /* bytes of writes buffered before a flush; 32 MiB */
+    size_t block_size;      /* uncompressed data block target; 4 KiB */
+    int zstd_level;         /* 0 = no compression; default 1 */
+    int bloom_bits_per_key; /* default 10; 0 = no filter */
     /* Per-level override; a negative entry means "use bloom_bits_per_key".
      * Lets the largest level spend fewer bits than the small ones. */
     int bloom_bits_per_level[LSMER_MAX_LEVELS];
@@ -96,10 +96,10 @@ typedef struct lsmer_options {
     int max_open_files;       /* table readers kept open; default 1000 */
     int paranoid_checks;      /* verify every block read (default 1) */
 
-    lsmer_log_fn log;         /* NULL = stderr, at log_level and above */
+    lsmer_log_fn log; /* NULL = stderr, at log_level and above */
     void *log_arg;
-    int log_level;            /* default LSMER_LOG_INFO */
-    struct lsmer_env *env;    /* NULL = POSIX */
+    int log_level;         /* default LSMER_LOG_INFO */
+    struct lsmer_env *env; /* NULL = POSIX */
 } lsmer_options;
 
 /* Fills *opt with the defaults above. Always call this first. */
@@ -134,8 +134,7 @@ void lsmer_close(lsmer_db *db);
 int lsmer_put(lsmer_db *db, const void *key, size_t klen, const void *val, size_t vlen);
 int lsmer_delete(lsmer_db *db, const void *key, size_t klen);
 /* Deletes every key k with start <= k < end. */
-int lsmer_delete_range(lsmer_db *db, const void *start, size_t slen, const void *end,
-                       size_t elen);
+int lsmer_delete_range(lsmer_db *db, const void *start, size_t slen, const void *end, size_t elen);
 
 lsmer_batch *lsmer_batch_new(void); /* NULL on out-of-memory */
 void lsmer_batch_free(lsmer_batch *b);
@@ -180,7 +179,7 @@ int lsmer_iter_open(lsmer_db *db, const lsmer_snapshot *snap, const lsmer_range 
 void lsmer_iter_close(lsmer_iter *it);
 void lsmer_iter_seek_first(lsmer_iter *it);
 void lsmer_iter_seek_last(lsmer_iter *it);
-void lsmer_iter_seek(lsmer_iter *it, const void *key, size_t klen); /* first >= key */
+void lsmer_iter_seek(lsmer_iter *it, const void *key, size_t klen);          /* first >= key */
 void lsmer_iter_seek_for_prev(lsmer_iter *it, const void *key, size_t klen); /* last <= key */
 int lsmer_iter_valid(const lsmer_iter *it);
 void lsmer_iter_next(lsmer_iter *it);
@@ -217,34 +216,34 @@ typedef struct lsmer_level_stats {
 } lsmer_level_stats;
 
 typedef struct lsmer_stats {
-    uint64_t user_bytes_written;   /* keys + values handed to writes */
+    uint64_t user_bytes_written; /* keys + values handed to writes */
     uint64_t wal_bytes_written;
     uint64_t flush_bytes_written;
     uint64_t compaction_bytes_read;
     uint64_t compaction_bytes_written;
-    uint64_t wal_syncs;            /* fdatasync calls on the WAL */
-    uint64_t sync_requests;        /* sync writes + lsmer_sync calls */
+    uint64_t wal_syncs;     /* fdatasync calls on the WAL */
+    uint64_t sync_requests; /* sync writes + lsmer_sync calls */
     uint64_t flushes;
     uint64_t compactions;
-    uint64_t stall_micros;         /* time writers spent delayed or stopped */
-    uint64_t slowdowns;            /* writes delayed */
-    uint64_t stops;                /* writes that waited for compaction */
+    uint64_t stall_micros; /* time writers spent delayed or stopped */
+    uint64_t slowdowns;    /* writes delayed */
+    uint64_t stops;        /* writes that waited for compaction */
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t cache_bytes;
     uint64_t cache_capacity;
-    uint64_t bloom_checks;         /* point lookups that consulted a filter */
-    uint64_t bloom_useful;         /* ...and the filter said "absent" */
+    uint64_t bloom_checks;          /* point lookups that consulted a filter */
+    uint64_t bloom_useful;          /* ...and the filter said "absent" */
     uint64_t bloom_false_positives; /* filter said "maybe", key was absent */
     uint64_t memtable_bytes;
     uint64_t immutable_memtables;
-    uint64_t wal_file_bytes;       /* size of the live WAL */
-    uint64_t table_bytes;          /* all live tables */
+    uint64_t wal_file_bytes; /* size of the live WAL */
+    uint64_t table_bytes;    /* all live tables */
     uint64_t live_snapshots;
     uint64_t last_sequence;
     uint64_t pending_compaction_bytes;
-    uint64_t recovery_micros;      /* how long the last open took */
-    int background_error;          /* sticky error, 0 if none */
+    uint64_t recovery_micros; /* how long the last open took */
+    int background_error;     /* sticky error, 0 if none */
     int levels;
     lsmer_level_stats level[LSMER_MAX_LEVELS];
 } lsmer_stats;

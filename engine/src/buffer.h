@@ -17,7 +17,10 @@ struct buffer {
     size_t n;
     size_t cap;
 };
-#define BUFFER_INIT {NULL, 0, 0}
+#define BUFFER_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 int buffer_reserve(struct buffer *b, size_t extra); /* room for extra more bytes */
 int buffer_append(struct buffer *b, const void *data, size_t n);

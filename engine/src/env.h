@@ -29,9 +29,9 @@ struct env_file;
 struct env_lock;
 
 enum env_open_flags {
-    ENV_READ = 0,        /* read-only, random access */
-    ENV_WRITE = 1,       /* create or truncate, append-only writing */
-    ENV_APPEND = 2,      /* open existing (or create) for appending at its end */
+    ENV_READ = 0,   /* read-only, random access */
+    ENV_WRITE = 1,  /* create or truncate, append-only writing */
+    ENV_APPEND = 2, /* open existing (or create) for appending at its end */
 };
 
 struct env_ops {
@@ -53,8 +53,7 @@ struct env_ops {
     int (*lock)(struct lsmer_env *env, const char *path, struct env_lock **out);
     void (*unlock)(struct lsmer_env *env, struct env_lock *lk);
     /* Bytes available to an unprivileged writer on the volume holding dir. */
-    int (*free_space)(struct lsmer_env *env, const char *dir, uint64_t *avail,
-                      uint64_t *total);
+    int (*free_space)(struct lsmer_env *env, const char *dir, uint64_t *avail, uint64_t *total);
     uint64_t (*now_micros)(struct lsmer_env *env); /* monotonic */
     void (*destroy)(struct lsmer_env *env);
 };
@@ -152,7 +151,7 @@ int env_read_file(struct lsmer_env *e, const char *path, void **data, size_t *le
 /* Writes data to path via path.tmp + sync + rename + directory sync, so the
  * file is either wholly old or wholly new after a crash. dir is path's
  * directory. */
-int env_write_file_atomic(struct lsmer_env *e, const char *dir, const char *path,
-                          const void *data, size_t len);
+int env_write_file_atomic(struct lsmer_env *e, const char *dir, const char *path, const void *data,
+                          size_t len);
 
 #endif /* LSMER_ENV_H */

@@ -37,11 +37,11 @@ static void e_destroy(struct iter *it)
     free(it);
 }
 
-static const struct iter_ops empty_ops = {e_valid, e_noop, e_noop,  e_seek,   e_noop,
-                                          e_noop,  e_key,  e_key,   e_status, e_destroy};
+static const struct iter_ops empty_ops = {e_valid, e_noop, e_noop, e_seek,   e_noop,
+                                          e_noop,  e_key,  e_key,  e_status, e_destroy};
 /* For the one returned when even the empty iterator cannot be allocated. */
-static const struct iter_ops static_ops = {e_valid, e_noop, e_noop,  e_seek,   e_noop,
-                                           e_noop,  e_key,  e_key,   e_status, e_noop};
+static const struct iter_ops static_ops = {e_valid, e_noop, e_noop, e_seek,   e_noop,
+                                           e_noop,  e_key,  e_key,  e_status, e_noop};
 
 struct iter *iter_new_empty(int err)
 {

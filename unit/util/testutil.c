@@ -21,8 +21,8 @@ uint64_t test_seed(const char *name)
         clock_gettime(CLOCK_REALTIME, &ts);
         seed = (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20;
     }
-    fprintf(stderr, "%s: seed %llu (rerun with LSMER_SEED=%llu)\n", name,
-            (unsigned long long)seed, (unsigned long long)seed);
+    fprintf(stderr, "%s: seed %llu (rerun with LSMER_SEED=%llu)\n", name, (unsigned long long)seed,
+            (unsigned long long)seed);
     return seed;
 }
 

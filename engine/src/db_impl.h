@@ -1,0 +1,148 @@
+/*
+ * db_impl.h — the database object behind lsmer.h, shared by the files that
+ * implement it: db_open.c (open, recovery, close), db_write.c (write path,
+ * group commit, write stalls, memtable switch), db_read.c (get, snapshots,
+ * iterators), db_flush.c and db_compact.c (background jobs), db_files.c
+ * (obsolete file sweep), db_stats.c.
+ *
+ * Locking. db->mu protects every field marked "mu". Readers (get,
+ * iterators) take mu only to pin the current memtables and version (refs),
+ * then read without it. Only the write leader (the writer at the head of
+ * the queue) appends to the WAL and inserts into the memtable, and it does
+ * so with mu released; a new leader cannot start until it has finished.
+ * Background threads: one flushes immutable memtables, one compacts; both
+ * release mu around their IO. Lock order: db->mu, then anything inside the
+ * version set, memtable or caches (those never call back into the db).
+ *
+ * Sequence numbers. last_seq is the newest sequence visible to readers; it
+ * is published (atomic store) only after the whole write group is in the
+ * memtable, so a reader never sees half a batch.
+ */
+#ifndef LSMER_DB_IMPL_H
+#define LSMER_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "lsmer.h"
+
+#include "block_cache.h"
+#include "buffer.h"
+#include "env.h"
+#include "memtable.h"
+#include "table_builder.h"
+#include "table_cache.h"
+#include "version.h"
+#include "wal.h"
+
+#define DB_MAX_IMM 4 /* immutable memtables waiting for flush */
+
+struct lsmer_snapshot {
+    uint64_t seq;
+    struct lsmer_snapshot *prev, *next; /* mu: list sorted by seq */
+};
+
+struct db_writer {
+    const lsmer_batch *batch; /* NULL for a bare sync request */
+    int sync;
+    int done;
+    int status;
+    pthread_cond_t cv;
+    struct db_writer *next;
+};
+
+struct imm_entry {
+    struct memtable *mem;
+    uint64_t log_number; /* the WAL holding its writes */
+};
+
+struct db_stats_counters {
+    _Atomic uint64_t user_bytes, wal_bytes, flush_bytes, compact_read, compact_written;
+    _Atomic uint64_t wal_syncs, sync_requests, flushes, compactions;
+    _Atomic uint64_t stall_micros, slowdowns, stops;
+    _Atomic uint64_t bloom_checks, bloom_useful, bloom_fp;
+};
+
+struct lsmer_db {
+    char *dir;
+    lsmer_options opt;
+    struct lsmer_env *env;
+    struct env_lock *lock;
+    struct table_options topt; /* base table options (bloom bits per level set at build) */
+    struct block_cache *bcache;
+    struct table_cache *tcache;
+    struct version_set *vs;
+
+    pthread_mutex_t mu;
+    pthread_cond_t bg_cv;   /* mu: background work state changed */
+    pthread_cond_t work_cv; /* mu: background threads wait here for work */
+
+    struct memtable *mem;             /* mu (pointer); leader inserts */
+    uint64_t wal_number;              /* mu */
+    struct wal_writer *wal;           /* leader or mu */
+    uint64_t wal_synced_size;         /* mu */
+    struct imm_entry imm[DB_MAX_IMM]; /* mu: oldest first */
+    int n_imm;                        /* mu */
+    _Atomic uint64_t last_seq;
+
+    struct db_writer *wq_head, *wq_tail; /* mu: write queue */
+    lsmer_batch *group_batch;            /* leader only: merged group */
+
+    struct lsmer_snapshot snapshots; /* mu: sentinel of a circular list */
+    uint64_t n_snapshots;            /* mu */
+
+    uint64_t *pending_outputs; /* mu: table numbers being written */
+    size_t n_pending, cap_pending;
+
+    int bg_error; /* mu: sticky */
+    _Atomic int shutting_down;
+    int flush_running;      /* mu */
+    int compact_running;    /* mu */
+    int manual_compactions; /* mu: lsmer_compact_range callers waiting */
+    _Atomic double compaction_threshold;
+    pthread_t flush_thread, compact_thread;
+    int threads_started;
+    uint64_t recovery_micros;
+
+    struct db_stats_counters st;
+};
+
+/* db_open.c */
+void db_log(struct lsmer_db *db, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* dir/name into a malloc'd string; NULL on ENOMEM. */
+char *db_path(const struct lsmer_db *db, const char *name);
+char *db_file_path(const struct lsmer_db *db, uint64_t number, const char *suffix);
+
+/* db_write.c */
+int db_new_wal_locked(struct lsmer_db *db); /* mu held: start a new WAL file */
+void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what);
+
+/* db_flush.c / db_compact.c: thread bodies and helpers, mu not held on entry */
+void *db_flush_main(void *arg);
+void *db_compact_main(void *arg);
+/* Writes the entries of it (internal keys) and the tombstones in rdels to a
+ * new table numbered number; fills meta. it may be NULL (tombstones only). */
+int db_build_table(struct lsmer_db *db, int level, uint64_t number, struct iter *it,
+                   const struct rdel_set *rdels, struct file_meta **meta_out);
+int db_flush_imm_locked(struct lsmer_db *db); /* mu held */
+/* A file_meta (one reference) describing the finished table in tb. */
+struct file_meta *db_meta_from_builder(uint64_t number, struct table_builder *tb);
+
+/* db_files.c */
+void db_add_pending_locked(struct lsmer_db *db, uint64_t number);
+void db_remove_pending_locked(struct lsmer_db *db, uint64_t number);
+void db_delete_obsolete_locked(struct lsmer_db *db); /* mu held; drops it for IO */
+
+/* db_read.c */
+uint64_t db_oldest_snapshot_locked(struct lsmer_db *db);
+
+static inline int db_bloom_bits(const struct lsmer_db *db, int level)
+{
+    if (level >= 0 && level < LSMER_MAX_LEVELS && db->opt.bloom_bits_per_level[level] >= 0)
+        return db->opt.bloom_bits_per_level[level];
+    return db->opt.bloom_bits_per_key;
+}
+
+#endif /* LSMER_DB_IMPL_H */
