@@ -119,8 +119,9 @@ static void check_block(struct slice contents, const struct kv *m, size_t n, key
         size_t ul = rng_uniform(&rng, 24);
         for (size_t j = 0; j < ul; j++) t[j] = (uint8_t)('a' + rng_uniform(&rng, 4));
         size_t tn = ul;
-        if (ikeys) put_fixed64(t + ul, ikey_pack_trailer(rng_uniform(&rng, 1000), TYPE_SEEK)),
-            tn += IKEY_TRAILER;
+        if (ikeys)
+            put_fixed64(t + ul, ikey_pack_trailer(rng_uniform(&rng, 1000), TYPE_SEEK)),
+                tn += IKEY_TRAILER;
         struct slice ts = slice_make(t, tn);
         iter_seek(it, ts);
         size_t want = lower_bound(m, n, cmp, ts);
@@ -276,7 +277,8 @@ static void malformed(void **state)
         size_t len = rng_uniform(&rng, 200);
         uint8_t *g = malloc(len ? len : 1);
         rng_bytes(&rng, g, len);
-        if (len >= 4 && rng_one_in(&rng, 2)) put_fixed32(g + len - 4, (uint32_t)rng_uniform(&rng, 4));
+        if (len >= 4 && rng_one_in(&rng, 2))
+            put_fixed32(g + len - 4, (uint32_t)rng_uniform(&rng, 4));
         exercise(slice_make(g, len), rng_one_in(&rng, 2) ? ikey_compare_raw : bytewise_compare_raw);
         free(g);
     }

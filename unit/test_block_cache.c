@@ -209,7 +209,8 @@ static void random_against_model(void **state)
         int slot = (int)rng_uniform(&r, 64);
         switch (rng_uniform(&r, 3)) {
         case 0: {
-            struct cache_handle *h = block_cache_insert(c, 1, off, &vals[next++], 1 + rng_uniform(&r, 100), del);
+            struct cache_handle *h =
+                block_cache_insert(c, 1, off, &vals[next++], 1 + rng_uniform(&r, 100), del);
             if (held[slot]) block_cache_release(c, held[slot]);
             held[slot] = h;
             break;

@@ -395,9 +395,9 @@ static void build_random_layout(struct fixture *fx)
             uint64_t b = a + rng_uniform(&rng, 60) + (share ? 1 : 0);
             rand_key(lo, a);
             rand_key(hi, b);
-            struct file_meta *f = mkfile2(version_set_new_file_number(fx->vs), lo,
-                                          share ? 100 : 300, hi, 200,
-                                          1 + rng_uniform(&rng, (uint64_t)(l == 1 ? 4 : 40) * MiB));
+            struct file_meta *f =
+                mkfile2(version_set_new_file_number(fx->vs), lo, share ? 100 : 300, hi, 200,
+                        1 + rng_uniform(&rng, (uint64_t)(l == 1 ? 4 : 40) * MiB));
             version_edit_add_file(&e, l, f);
             file_meta_unref(f);
             pos = b;
@@ -425,8 +425,7 @@ static void range_of(const struct file_array *a, struct slice *lo, struct slice 
     }
 }
 
-static void check_compaction(struct version *v, struct compaction *c, double threshold,
-                             int manual)
+static void check_compaction(struct version *v, struct compaction *c, double threshold, int manual)
 {
     assert_true(c->inputs[0].n > 0);
     assert_int_equal(c->output_level, c->level + 1);
@@ -502,12 +501,9 @@ int main(void)
 {
     rng_init(&rng, test_seed("test_compaction_pick"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(threshold_and_scores),
-        cmocka_unit_test(l0_closure),
-        cmocka_unit_test(boundary_keys_not_split),
-        cmocka_unit_test(bottommost_and_deeper_levels),
-        cmocka_unit_test(pointer_rotation_and_busy),
-        cmocka_unit_test(grandparent_split),
+        cmocka_unit_test(threshold_and_scores),      cmocka_unit_test(l0_closure),
+        cmocka_unit_test(boundary_keys_not_split),   cmocka_unit_test(bottommost_and_deeper_levels),
+        cmocka_unit_test(pointer_rotation_and_busy), cmocka_unit_test(grandparent_split),
         cmocka_unit_test(random_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -305,8 +305,8 @@ static void error_injection(void **state)
     struct {
         unsigned kind;
         int err;
-    } kinds[] = {{FAULT_OPEN, -EIO},   {FAULT_READ, -EIO},   {FAULT_APPEND, -ENOSPC},
-                 {FAULT_SYNC, -EIO},   {FAULT_RENAME, -EIO}, {FAULT_REMOVE, -EIO},
+    } kinds[] = {{FAULT_OPEN, -EIO},    {FAULT_READ, -EIO},   {FAULT_APPEND, -ENOSPC},
+                 {FAULT_SYNC, -EIO},    {FAULT_RENAME, -EIO}, {FAULT_REMOVE, -EIO},
                  {FAULT_SYNC_DIR, -EIO}};
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         struct env_file *w, *r;

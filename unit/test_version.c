@@ -56,15 +56,32 @@ static void filenames(void **state)
     assert_int_equal(k, FILE_KIND_LOCK);
     assert_int_equal(filename_parse("CURRENT.tmp", &n, &k), 0);
     assert_int_equal(k, FILE_KIND_TEMP);
-    static const char *bad[] = {"",          "7.log",           "0000007.log",  "000007.LOG",
-                                "000007.ss", "000007.sst.bak",  "MANIFEST-",    "MANIFEST-12",
-                                "MANIFEST-000012x", "x000012.sst", "99999999999999999999999.log",
-                                "current",   "LOCK2",           ".tmp",         "notes.txt"};
+    static const char *bad[] = {"",
+                                "7.log",
+                                "0000007.log",
+                                "000007.LOG",
+                                "000007.ss",
+                                "000007.sst.bak",
+                                "MANIFEST-",
+                                "MANIFEST-12",
+                                "MANIFEST-000012x",
+                                "x000012.sst",
+                                "99999999999999999999999.log",
+                                "current",
+                                "LOCK2",
+                                ".tmp",
+                                "notes.txt"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(filename_parse(bad[i], &n, &k), -EINVAL);
 }
 
 /* ---- helpers --------------------------------------------------------- */
+
+static void log_to_stderr(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level <= LSMER_LOG_WARN) fprintf(stderr, "  [vs log %d] %s\n", level, msg);
+}
 
 static struct vs_options default_opts(void)
 {
@@ -77,6 +94,7 @@ static struct vs_options default_opts(void)
     o.target_file_size = 2 << 20;
     o.manifest_max_size = 4 << 20;
     o.create_if_missing = 1;
+    o.log = log_to_stderr;
     return o;
 }
 
@@ -272,8 +290,10 @@ static int random_step(struct version_set *vs, struct model *m)
     int rc = apply(vs, &e);
     version_edit_free(&e);
     if (g_attempt) *g_attempt = next;
-    if (rc == 0) *m = next;
-    else m->last_seq = next.last_seq; /* a plain counter: set even if apply fails */
+    if (rc == 0)
+        *m = next;
+    else
+        m->last_seq = next.last_seq; /* a plain counter: set even if apply fails */
     return rc;
 }
 
@@ -402,8 +422,7 @@ static void torn_tail_and_corrupt_middle(void **state)
     struct version_set *vs = open_vs(env, dir, &o, 0, &created);
     for (int i = 0; i < 20; i++) assert_int_equal(random_step(vs, m), 0);
     char mpath[512];
-    assert_int_equal(filename_manifest(mpath, sizeof(mpath), dir,
-                                       version_set_manifest_number(vs)),
+    assert_int_equal(filename_manifest(mpath, sizeof(mpath), dir, version_set_manifest_number(vs)),
                      0);
     *before_last = *m;
     uint64_t size_before = file_size_of(mpath);

@@ -23,9 +23,8 @@ static void random_ikey(struct buffer *b, int maxlen)
     size_t n = rng_uniform(&rng, (uint64_t)maxlen + 1);
     rng_bytes(&rng, k, n);
     buffer_clear(b);
-    assert_int_equal(ikey_append(b, k, n, rng_uniform(&rng, SEQ_MAX + 1),
-                                 (int)rng_uniform(&rng, 3)),
-                     0);
+    assert_int_equal(
+        ikey_append(b, k, n, rng_uniform(&rng, SEQ_MAX + 1), (int)rng_uniform(&rng, 3)), 0);
 }
 
 static uint64_t random_u64(void)
@@ -46,9 +45,8 @@ static void random_edit(struct version_edit *e)
     int n = (int)rng_uniform(&rng, 4);
     for (int i = 0; i < n; i++) {
         random_ikey(&a, 20);
-        assert_int_equal(version_edit_set_compact_pointer(e, (int)rng_uniform(&rng, 7),
-                                                          buffer_slice(&a)),
-                         0);
+        assert_int_equal(
+            version_edit_set_compact_pointer(e, (int)rng_uniform(&rng, 7), buffer_slice(&a)), 0);
     }
     n = (int)rng_uniform(&rng, 6);
     for (int i = 0; i < n; i++)
@@ -314,10 +312,8 @@ int main(void)
 {
     rng_init(&rng, test_seed("test_version_edit"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(roundtrip_random),
-        cmocka_unit_test(truncations_and_bit_flips),
-        cmocka_unit_test(random_garbage),
-        cmocka_unit_test(malformed_inputs),
+        cmocka_unit_test(roundtrip_random),   cmocka_unit_test(truncations_and_bit_flips),
+        cmocka_unit_test(random_garbage),     cmocka_unit_test(malformed_inputs),
         cmocka_unit_test(file_meta_refcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,15 +141,16 @@ static void write_log(struct lsmer_env *env, const char *path, uint64_t num, str
 
 /* Reads the log and checks it yields records [0, want) of r, then returns
  * what the next read returned (0 = end, or an error). */
-static int read_expect(struct lsmer_env *env, const char *path, uint64_t num,
-                       const struct recs *r, size_t want, struct wal_reader **keep)
+static int read_expect(struct lsmer_env *env, const char *path, uint64_t num, const struct recs *r,
+                       size_t want, struct wal_reader **keep)
 {
     struct wal_reader *rd;
     struct buffer out = BUFFER_INIT;
     assert_int_equal(wal_reader_open(env, path, num, &rd), 0);
     for (size_t i = 0; i < want; i++) {
         int rc = wal_read_record(rd, &out);
-        if (rc != 1) fprintf(stderr, "record %zu: rc %d (%s)\n", i, rc, wal_reader_error_detail(rd));
+        if (rc != 1)
+            fprintf(stderr, "record %zu: rc %d (%s)\n", i, rc, wal_reader_error_detail(rd));
         assert_int_equal(rc, 1);
         assert_int_equal(out.n, r->len[i]);
         assert_true(out.n == 0 || memcmp(out.p, r->data[i], out.n) == 0);
@@ -159,8 +160,10 @@ static int read_expect(struct lsmer_env *env, const char *path, uint64_t num,
     assert_true(rc <= 0);
     assert_int_equal(wal_read_record(rd, &out), rc); /* the outcome sticks */
     buffer_free(&out);
-    if (keep) *keep = rd;
-    else wal_reader_close(rd);
+    if (keep)
+        *keep = rd;
+    else
+        wal_reader_close(rd);
     return rc;
 }
 
@@ -367,10 +370,10 @@ static void torn_tail_every_offset(void **state)
     (void)state;
     struct rng rng;
     rng_init(&rng, test_seed("torn_tail_every_offset"));
-    torn_tail_sweep(&rng, 40, 1500, 300, 1);     /* small last record */
-    torn_tail_sweep(&rng, 25, 1000, 6000, 1);    /* crossing a block edge */
-    torn_tail_sweep(&rng, 0, 0, 100, 1);         /* the only record */
-    torn_tail_sweep(&rng, 0, 0, B - H, 1);       /* exactly one block */
+    torn_tail_sweep(&rng, 40, 1500, 300, 1);      /* small last record */
+    torn_tail_sweep(&rng, 25, 1000, 6000, 1);     /* crossing a block edge */
+    torn_tail_sweep(&rng, 0, 0, 100, 1);          /* the only record */
+    torn_tail_sweep(&rng, 0, 0, B - H, 1);        /* exactly one block */
     torn_tail_sweep(&rng, 5, 900, 2 * B + 77, 5); /* over three blocks: sampled */
 }
 
@@ -554,7 +557,8 @@ static void garbage_never_crashes(void **state)
         assert_true(rc == 0 || rc == -LSMER_ECORRUPT);
         if (pure) assert_int_equal(rc, 0); /* nothing verifies: all torn tail */
         assert_true(wal_reader_offset(rd) <= m.data.n);
-        if (rc == 0) assert_int_equal(wal_reader_offset(rd) + wal_reader_tail_dropped(rd), m.data.n);
+        if (rc == 0)
+            assert_int_equal(wal_reader_offset(rd) + wal_reader_tail_dropped(rd), m.data.n);
         wal_reader_close(rd);
         recs_free(&r);
     }

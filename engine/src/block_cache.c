@@ -24,19 +24,19 @@ struct cache_handle {
     void *data;
     size_t charge;
     void (*deleter)(void *data);
-    uint32_t refs;  /* shard mu */
-    int in_cache;   /* shard mu */
-    struct cache_handle *next_hash;          /* shard mu: bucket chain, or free list */
+    uint32_t refs;                            /* shard mu */
+    int in_cache;                             /* shard mu */
+    struct cache_handle *next_hash;           /* shard mu: bucket chain, or free list */
     struct cache_handle *lru_prev, *lru_next; /* shard mu */
 };
 
 struct cache_shard {
     pthread_mutex_t mu;
     size_t capacity;
-    size_t usage;                 /* mu */
-    struct cache_handle **table;  /* mu */
-    size_t nbuckets, count;       /* mu */
-    struct cache_handle lru;      /* mu: dummy head; lru.lru_next is the oldest */
+    size_t usage;                /* mu */
+    struct cache_handle **table; /* mu */
+    size_t nbuckets, count;      /* mu */
+    struct cache_handle lru;     /* mu: dummy head; lru.lru_next is the oldest */
 };
 
 struct block_cache {

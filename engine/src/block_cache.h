@@ -29,8 +29,8 @@ struct cache_handle;
 
 struct block_cache_stats {
     uint64_t hits, misses, inserts, evictions;
-    uint64_t usage;    /* bytes charged by entries in the cache */
-    uint64_t pinned;   /* bytes charged by entries held by handles (cached or not) */
+    uint64_t usage;  /* bytes charged by entries in the cache */
+    uint64_t pinned; /* bytes charged by entries held by handles (cached or not) */
     uint64_t capacity;
 };
 

@@ -138,8 +138,8 @@ static int setup_other_inputs(struct compaction *c)
     }
     if (c->output_level + 1 < v->num_levels) {
         c->grandparents.n = 0;
-        if ((rc = version_files_overlapping(v, c->output_level + 1, alo, ahi,
-                                            &c->grandparents)) != 0)
+        if ((rc = version_files_overlapping(v, c->output_level + 1, alo, ahi, &c->grandparents)) !=
+            0)
             goto out;
     }
     /* The compact pointer: the largest internal key of the input level. */
@@ -235,15 +235,15 @@ struct compaction *compaction_pick(struct version_set *vs, double threshold)
     return NULL;
 }
 
-struct compaction *compaction_pick_range(struct version_set *vs, int level,
-                                         struct slice begin_ukey, struct slice end_ukey)
+struct compaction *compaction_pick_range(struct version_set *vs, int level, struct slice begin_ukey,
+                                         struct slice end_ukey)
 {
     if (level < 0 || level + 1 >= version_set_num_levels(vs)) return NULL;
     struct compaction *c = compaction_new(vs, level);
     if (!c) return NULL;
     c->manual = 1;
-    int rc = version_files_overlapping(c->input_version, level, begin_ukey, end_ukey,
-                                       &c->inputs[0]);
+    int rc =
+        version_files_overlapping(c->input_version, level, begin_ukey, end_ukey, &c->inputs[0]);
     if (!rc) rc = add_boundary_inputs(c->input_version, level, &c->inputs[0]);
     if (!rc && c->inputs[0].n > 0 && !any_busy(&c->inputs[0])) rc = setup_other_inputs(c);
     if (rc != 1) {
@@ -272,8 +272,7 @@ void compaction_release(struct compaction *c)
 int compaction_should_stop_before(struct compaction *c, struct slice ikey)
 {
     const struct file_array *gp = &c->grandparents;
-    while (c->gp_index < gp->n &&
-           ikey_compare(ikey, file_meta_largest(gp->v[c->gp_index])) > 0) {
+    while (c->gp_index < gp->n && ikey_compare(ikey, file_meta_largest(gp->v[c->gp_index])) > 0) {
         if (c->seen_key) c->overlapped_bytes += gp->v[c->gp_index]->file_size;
         c->gp_index++;
     }

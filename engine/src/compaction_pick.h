@@ -46,8 +46,8 @@ struct compaction {
     struct version_set *vs;
     struct version *input_version; /* one reference */
     int level, output_level;
-    int manual;                   /* from compaction_pick_range */
-    struct file_array inputs[2];  /* [0]: level, [1]: output_level; refs */
+    int manual;                     /* from compaction_pick_range */
+    struct file_array inputs[2];    /* [0]: level, [1]: output_level; refs */
     struct file_array grandparents; /* output_level + 1 overlap; borrowed */
     uint64_t max_output_file_size;
     uint64_t max_grandparent_overlap;
@@ -71,8 +71,8 @@ struct compaction *compaction_pick(struct version_set *vs, double threshold);
  * meets the range, when level is the last one, when some needed file is
  * being compacted (retry once version_overlap_in_level() still says there
  * is work and the running compaction has finished), or on ENOMEM. */
-struct compaction *compaction_pick_range(struct version_set *vs, int level,
-                                         struct slice begin_ukey, struct slice end_ukey);
+struct compaction *compaction_pick_range(struct version_set *vs, int level, struct slice begin_ukey,
+                                         struct slice end_ukey);
 
 /* Clears being_compacted on the inputs, drops every reference, frees c.
  * Db mutex held. NULL is a no-op. */

@@ -117,6 +117,8 @@ char *db_file_path(const struct lsmer_db *db, uint64_t number, const char *suffi
 
 /* db_write.c */
 int db_new_wal_locked(struct lsmer_db *db); /* mu held: start a new WAL file */
+/* mu held: log and apply a version edit (released during the IO). */
+int db_apply_locked(struct lsmer_db *db, struct version_edit *e);
 void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what);
 
 /* db_flush.c / db_compact.c: thread bodies and helpers, mu not held on entry */

@@ -193,7 +193,7 @@ static void find_prev(struct db_iter *d)
                 /* the candidate's newest visible version is known */
                 if (have == TYPE_VALUE && !covered(d, buffer_slice(&d->saved_key), cand_seq))
                     goto found;
-                have = TYPE_NONE;
+                /* it is hidden: this earlier key becomes the candidate */
             }
             have = type;
             cand_seq = seq;

@@ -62,8 +62,8 @@ out:
     return rc;
 }
 
-int env_write_file_atomic(struct lsmer_env *e, const char *dir, const char *path,
-                          const void *data, size_t len)
+int env_write_file_atomic(struct lsmer_env *e, const char *dir, const char *path, const void *data,
+                          size_t len)
 {
     struct env_file *f = NULL;
     size_t n = strlen(path) + 5;

@@ -210,10 +210,14 @@ static void undo_free(struct fault_env *fe, struct undo *u)
 
 static void undo_unlink(struct fault_env *fe, struct undo *u)
 {
-    if (u->prev) u->prev->next = u->next;
-    else fe->undo_head = u->next;
-    if (u->next) u->next->prev = u->prev;
-    else fe->undo_tail = u->prev;
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        fe->undo_head = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    else
+        fe->undo_tail = u->prev;
 }
 
 /* Builds and appends an undo entry; on -ENOMEM the caller's change stays
@@ -241,8 +245,10 @@ static int undo_push(struct fault_env *fe, enum undo_kind kind, const char *path
     if (node) node->refs++;
     if (old) old->refs++;
     u->prev = fe->undo_tail;
-    if (fe->undo_tail) fe->undo_tail->next = u;
-    else fe->undo_head = u;
+    if (fe->undo_tail)
+        fe->undo_tail->next = u;
+    else
+        fe->undo_head = u;
     fe->undo_tail = u;
     return 0;
 nomem:
@@ -424,8 +430,10 @@ static int fault_append(struct env_file *f, const void *buf, size_t n)
     if (rc == 0 && !ff->node) rc = -EBADF;
     if (rc == 0) {
         rc = env_append(ff->real, buf, n);
-        if (rc == 0) ff->node->size += n;
-        else env_size(ff->real, &ff->node->size); /* a short write may have landed */
+        if (rc == 0)
+            ff->node->size += n;
+        else
+            env_size(ff->real, &ff->node->size); /* a short write may have landed */
     }
     pthread_mutex_unlock(&fe->mu);
     return rc;
@@ -628,8 +636,10 @@ static int fault_list(struct lsmer_env *e, const char *dir, char ***names, size_
     /* Hide the backups of not-yet-durable renames and removals. */
     size_t j = 0;
     for (size_t i = 0; i < *count; i++) {
-        if (strstr((*names)[i], FAULT_BACKUP_TAG)) free((*names)[i]);
-        else (*names)[j++] = (*names)[i];
+        if (strstr((*names)[i], FAULT_BACKUP_TAG))
+            free((*names)[i]);
+        else
+            (*names)[j++] = (*names)[i];
     }
     *count = j;
     return 0;
@@ -654,8 +664,7 @@ static void fault_unlock(struct lsmer_env *e, struct env_lock *lk)
     pthread_mutex_unlock(&fe->mu);
 }
 
-static int fault_free_space(struct lsmer_env *e, const char *dir, uint64_t *avail,
-                            uint64_t *total)
+static int fault_free_space(struct lsmer_env *e, const char *dir, uint64_t *avail, uint64_t *total)
 {
     struct fault_env *fe = fenv(e);
     int rc;

@@ -78,7 +78,10 @@ struct file_array {
     size_t n;
     size_t cap;
 };
-#define FILE_ARRAY_INIT {NULL, 0, 0}
+#define FILE_ARRAY_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* 0 or -ENOMEM; takes no reference. */
 int file_array_push(struct file_array *a, struct file_meta *f);

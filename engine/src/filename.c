@@ -11,13 +11,26 @@ int filename_make(char *buf, size_t cap, const char *dir, enum file_kind kind, u
     char name[FILENAME_MAX_BYTES];
     unsigned long long n = (unsigned long long)number;
     switch (kind) {
-    case FILE_KIND_CURRENT: snprintf(name, sizeof(name), "CURRENT"); break;
-    case FILE_KIND_LOCK: snprintf(name, sizeof(name), "LOCK"); break;
-    case FILE_KIND_MANIFEST: snprintf(name, sizeof(name), "MANIFEST-%06llu", n); break;
-    case FILE_KIND_LOG: snprintf(name, sizeof(name), "%06llu.log", n); break;
-    case FILE_KIND_TABLE: snprintf(name, sizeof(name), "%06llu.sst", n); break;
-    case FILE_KIND_TEMP: snprintf(name, sizeof(name), "%06llu.tmp", n); break;
-    default: return -EINVAL;
+    case FILE_KIND_CURRENT:
+        snprintf(name, sizeof(name), "CURRENT");
+        break;
+    case FILE_KIND_LOCK:
+        snprintf(name, sizeof(name), "LOCK");
+        break;
+    case FILE_KIND_MANIFEST:
+        snprintf(name, sizeof(name), "MANIFEST-%06llu", n);
+        break;
+    case FILE_KIND_LOG:
+        snprintf(name, sizeof(name), "%06llu.log", n);
+        break;
+    case FILE_KIND_TABLE:
+        snprintf(name, sizeof(name), "%06llu.sst", n);
+        break;
+    case FILE_KIND_TEMP:
+        snprintf(name, sizeof(name), "%06llu.tmp", n);
+        break;
+    default:
+        return -EINVAL;
     }
     int len = dir ? snprintf(buf, cap, "%s/%s", dir, name) : snprintf(buf, cap, "%s", name);
     if (len < 0 || (size_t)len >= cap) return -ENAMETOOLONG;

@@ -367,9 +367,9 @@ int table_builder_add_range_del(struct table_builder *b, struct slice start_ukey
             goto out;
         }
     }
-    if (b->ntombs && ikey_compare(slice_make(t.ikey, t.kn),
-                                  slice_make(b->tombs[b->min_tomb].ikey,
-                                             b->tombs[b->min_tomb].kn)) < 0)
+    if (b->ntombs &&
+        ikey_compare(slice_make(t.ikey, t.kn),
+                     slice_make(b->tombs[b->min_tomb].ikey, b->tombs[b->min_tomb].kn)) < 0)
         b->min_tomb = b->ntombs;
     note_seq(b, seq);
     b->tombs[b->ntombs++] = t;
@@ -390,8 +390,7 @@ int table_builder_finish(struct table_builder *b)
     if (rc) goto out;
 
     if (b->opt.bloom_bits_per_key > 0 && b->nhashes > 0) {
-        if ((rc = bloom_build(b->hashes, b->nhashes, b->opt.bloom_bits_per_key, &filter)))
-            goto out;
+        if ((rc = bloom_build(b->hashes, b->nhashes, b->opt.bloom_bits_per_key, &filter))) goto out;
         /* bloom bits are random: zstd would only waste time on them */
         if ((rc = write_block(b, buffer_slice(&filter), 0, &hs[FOOTER_FILTER]))) goto out;
     } else {

@@ -39,10 +39,10 @@
 struct block_cache;
 
 struct table_options {
-    size_t block_size;      /* uncompressed data block target; 0 = 4 KiB */
-    int zstd_level;         /* 0 = no compression */
-    int bloom_bits_per_key; /* 0 = no filter */
-    int verify_checksums;   /* readers: check every block's crc (default 1) */
+    size_t block_size;         /* uncompressed data block target; 0 = 4 KiB */
+    int zstd_level;            /* 0 = no compression */
+    int bloom_bits_per_key;    /* 0 = no filter */
+    int verify_checksums;      /* readers: check every block's crc (default 1) */
     struct block_cache *cache; /* readers: data blocks go through it; NULL = none */
     lsmer_log_fn log;          /* readers: why a table failed to open/read; NULL = quiet */
     void *log_arg;

@@ -29,9 +29,9 @@
 #include "coding.h"
 
 #define TABLE_FORMAT_VERSION 1u
-/* "lsmerSST" read as a little-endian fixed64 would be fine too; any value
- * that is unlikely to occur by chance at the end of a file will do. */
-#define TABLE_MAGIC UINT64_C(0x4c534d4552535354) /* "LSMERSST" big-endian */
+/* Stored as a little-endian fixed64, so a table's last 8 bytes read
+ * "LSMERSST" (`tail -c 8` tells a table at a glance). */
+#define TABLE_MAGIC UINT64_C(0x545353524552534c)
 
 #define BLOCK_TRAILER_SIZE 5
 #define BLOCK_TYPE_NONE 0
@@ -87,12 +87,12 @@ enum footer_slot {
 #define PROP_COMPRESSION "lsmer.compression" /* zstd level used; 0 = none */
 #define PROP_DATA_BLOCKS "lsmer.data.blocks"
 #define PROP_DATA_BYTES "lsmer.data.bytes" /* data blocks on disk, trailers included */
-#define PROP_ENTRIES "lsmer.entries"      /* point entries (puts + deletes) */
+#define PROP_ENTRIES "lsmer.entries"       /* point entries (puts + deletes) */
 #define PROP_DELETIONS "lsmer.entries.deletions"
 #define PROP_RANGE_DELS "lsmer.entries.range_deletions"
 #define PROP_FILTER_BITS "lsmer.filter.bits_per_key"
-#define PROP_LARGEST_KEY "lsmer.key.largest"   /* internal key; may be a sentinel */
-#define PROP_SMALLEST_KEY "lsmer.key.smallest" /* internal key */
+#define PROP_LARGEST_KEY "lsmer.key.largest"         /* internal key; may be a sentinel */
+#define PROP_SMALLEST_KEY "lsmer.key.smallest"       /* internal key */
 #define PROP_RAW_KEY_BYTES "lsmer.raw.key_bytes"     /* internal keys, uncompressed */
 #define PROP_RAW_VALUE_BYTES "lsmer.raw.value_bytes" /* values, uncompressed */
 #define PROP_LARGEST_SEQ "lsmer.seq.largest"

@@ -86,8 +86,8 @@ static void dctx_put(ZSTD_DCtx *d)
 
 /* Reads the block at h into a malloc'd buffer of its (decompressed)
  * contents, checking its place in the file and its crc. */
-static int read_block(const struct table *t, struct block_handle h, const char *what,
-                      uint8_t **out, size_t *n)
+static int read_block(const struct table *t, struct block_handle h, const char *what, uint8_t **out,
+                      size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -97,8 +97,7 @@ static int read_block(const struct table *t, struct block_handle h, const char *
     if (h.offset > limit || h.size > limit - h.offset ||
         BLOCK_TRAILER_SIZE > limit - h.offset - h.size || h.size > BLOCK_MAX_RAW) {
         return table_fail(t, -LSMER_ECORRUPT,
-                          "%s block handle (offset %" PRIu64 ", size %" PRIu64
-                          ") outside the file",
+                          "%s block handle (offset %" PRIu64 ", size %" PRIu64 ") outside the file",
                           what, h.offset, h.size);
     }
     size_t len = (size_t)h.size + BLOCK_TRAILER_SIZE, got = 0;
@@ -118,8 +117,8 @@ static int read_block(const struct table *t, struct block_handle h, const char *
     if (t->opt.verify_checksums) {
         uint32_t want = crc32c_unmask(get_fixed32(buf + h.size + 1));
         if (crc32c(buf, (size_t)h.size + 1) != want) {
-            rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": checksum mismatch",
-                            what, h.offset);
+            rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": checksum mismatch", what,
+                            h.offset);
             goto out;
         }
     }
@@ -129,15 +128,15 @@ static int read_block(const struct table *t, struct block_handle h, const char *
         return 0;
     }
     if (type != BLOCK_TYPE_ZSTD) {
-        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": unknown block type %u",
-                        what, h.offset, type);
+        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": unknown block type %u", what,
+                        h.offset, type);
         goto out;
     }
     unsigned long long rawn = ZSTD_getFrameContentSize(buf, (size_t)h.size);
     if (rawn == ZSTD_CONTENTSIZE_UNKNOWN || rawn == ZSTD_CONTENTSIZE_ERROR ||
         rawn > BLOCK_MAX_RAW) {
-        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad zstd frame header",
-                        what, h.offset);
+        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad zstd frame header", what,
+                        h.offset);
         goto out;
     }
     raw = malloc(rawn ? (size_t)rawn : 1);
@@ -149,8 +148,8 @@ static int read_block(const struct table *t, struct block_handle h, const char *
     size_t r = ZSTD_decompressDCtx(d, raw, (size_t)rawn, buf, (size_t)h.size);
     dctx_put(d);
     if (ZSTD_isError(r) || r != rawn) {
-        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": zstd: %s", what,
-                        h.offset, ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short output");
+        rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": zstd: %s", what, h.offset,
+                        ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short output");
         goto out;
     }
     *out = raw;
@@ -177,8 +176,8 @@ static int read_block_parsed(const struct table *t, struct block_handle h, const
     }
     if (b->err) {
         block_free(b);
-        return table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad restart array",
-                          what, h.offset);
+        return table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad restart array", what,
+                          h.offset);
     }
     *out = b;
     return 0;
@@ -233,10 +232,12 @@ struct table_iter {
     int status;
 };
 
+/* Keeps it->data's key buffer for the next block: a scan crosses blocks
+ * often and need not reallocate it each time. */
 static void ti_drop_block(struct table_iter *it)
 {
     if (!it->blk) return;
-    block_iter_cleanup(&it->data);
+    it->data.b = NULL;
     data_block_put(it->t, it->blk, it->ch);
     it->blk = NULL;
     it->ch = NULL;
@@ -264,7 +265,10 @@ static int ti_load(struct table_iter *it)
     it->blk = b;
     it->ch = ch;
     it->blk_off = h.offset;
+    struct buffer key = it->data.key;
     block_iter_init(&it->data, b, ikey_compare_raw);
+    it->data.key = key;
+    it->data.key.n = 0;
     return 0;
 }
 
@@ -394,6 +398,7 @@ static int ti_status(const struct iter *base)
 static void ti_cleanup(struct table_iter *it)
 {
     ti_drop_block(it);
+    block_iter_cleanup(&it->data);
     block_iter_cleanup(&it->index);
 }
 
@@ -425,8 +430,7 @@ static int parse_footer(struct table *t, struct block_handle *hs)
     uint8_t f[TABLE_FOOTER_SIZE];
     size_t got = 0;
     if (t->size < TABLE_FOOTER_SIZE)
-        return table_fail(t, -LSMER_ECORRUPT, "file of %" PRIu64 " bytes is too short",
-                          t->size);
+        return table_fail(t, -LSMER_ECORRUPT, "file of %" PRIu64 " bytes is too short", t->size);
     int rc = env_pread(t->f, f, sizeof(f), t->size - TABLE_FOOTER_SIZE, &got);
     if (rc) return table_fail(t, rc, "footer: read error %d", rc);
     if (got != sizeof(f)) return table_fail(t, -LSMER_ECORRUPT, "footer: file truncated");

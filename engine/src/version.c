@@ -27,7 +27,7 @@ struct version_set {
     /* The open manifest, NULL when the next apply must start a new one.
      * Only touched by the one running apply (or recover/create/free). */
     struct wal_writer *manifest;
-    int applying;           /* db mutex: an apply is in progress */
+    int applying;            /* db mutex: an apply is in progress */
     pthread_cond_t apply_cv; /* waits on the db mutex */
 };
 
@@ -411,9 +411,8 @@ int version_set_new(struct lsmer_env *env, const char *dir, const struct vs_opti
 {
     struct vs_options o = *opt;
     if (o.num_levels == 0) o.num_levels = LSMER_MAX_LEVELS;
-    if (!env || !dir || o.num_levels < 2 || o.num_levels > LSMER_MAX_LEVELS ||
-        o.level1_size == 0 || o.level_multiplier < 1 || o.l0_compaction_trigger < 1 ||
-        o.target_file_size == 0)
+    if (!env || !dir || o.num_levels < 2 || o.num_levels > LSMER_MAX_LEVELS || o.level1_size == 0 ||
+        o.level_multiplier < 1 || o.l0_compaction_trigger < 1 || o.target_file_size == 0)
         return -EINVAL;
     struct version_set *vs = calloc(1, sizeof(*vs));
     if (!vs) return -ENOMEM;
@@ -614,6 +613,7 @@ int version_set_create(struct version_set *vs)
     struct version_edit e;
     struct buffer rec = BUFFER_INIT;
     struct wal_writer *w = NULL;
+    if (vs->manifest_number) return 0; /* recover() already created it */
     version_edit_init(&e);
     vs->log_number = 0;
     vs->last_sequence = 0;
@@ -757,8 +757,7 @@ static int vs_recover_missing(struct version_set *vs, int *created_new)
         if (!filename_parse(names[i], &number, &kind) && kind == FILE_KIND_MANIFEST &&
             number != 1) {
             char path[PATH_BYTES];
-            if (!filename_manifest(path, sizeof(path), vs->dir, number))
-                env_remove(vs->env, path);
+            if (!filename_manifest(path, sizeof(path), vs->dir, number)) env_remove(vs->env, path);
         }
     }
     if ((rc = version_set_create(vs)) == 0) *created_new = 1;
@@ -862,7 +861,9 @@ int version_set_recover(struct version_set *vs, int *created_new)
                (unsigned long long)wal_reader_tail_dropped(r));
     if (!have_log || !have_next || !have_last) {
         vs_log(vs, LSMER_LOG_ERROR, "%s: lacks %s", path,
-               !have_log ? "a log number" : !have_next ? "a next file number" : "a last sequence");
+               !have_log    ? "a log number"
+               : !have_next ? "a next file number"
+                            : "a last sequence");
         rc = -LSMER_ECORRUPT;
         goto out;
     }

@@ -131,7 +131,8 @@ void version_set_free(struct version_set *vs);
 int version_set_recover(struct version_set *vs, int *created_new);
 
 /* Writes MANIFEST-000001 holding an empty database, syncs it, then points
- * CURRENT at it atomically. Called by recover() for a new database. */
+ * CURRENT at it atomically. recover() calls it for a new database, so
+ * callers need not; it is a no-op once the set has a manifest. */
 int version_set_create(struct version_set *vs);
 
 /* Applies e to the current version and makes the result current, durably.
@@ -140,8 +141,7 @@ int version_set_create(struct version_set *vs);
  * deletions must name files in the stated levels and additions must keep
  * L1+ sorted and non-overlapping, else -EINVAL and nothing changes. On an
  * IO error returns it and leaves the current version unchanged. */
-int version_set_log_and_apply(struct version_set *vs, struct version_edit *e,
-                              pthread_mutex_t *mu);
+int version_set_log_and_apply(struct version_set *vs, struct version_edit *e, pthread_mutex_t *mu);
 
 struct version *version_set_current(struct version_set *vs);
 uint64_t version_set_new_file_number(struct version_set *vs);

@@ -282,8 +282,8 @@ static int decode_new_file(struct reader *r, struct version_edit *e)
         rd_varint(r, &f->largest_seq) || rd_varint(r, &f->num_entries) ||
         rd_varint(r, &f->num_deletions) || rd_varint(r, &f->num_range_deletions))
         goto out;
-    if (f->number == 0 || ikey_compare(smallest, largest) > 0 ||
-        f->smallest_seq > f->largest_seq || f->largest_seq > SEQ_MAX)
+    if (f->number == 0 || ikey_compare(smallest, largest) > 0 || f->smallest_seq > f->largest_seq ||
+        f->largest_seq > SEQ_MAX)
         goto out;
     if ((rc = file_meta_set_keys(f, smallest, largest)) != 0) goto out;
     rc = version_edit_add_file(e, level, f);
@@ -339,7 +339,8 @@ int version_edit_decode(struct version_edit *e, const void *data, size_t n)
         case EDIT_TAG_NEW_FILE:
             if ((rc = decode_new_file(&r, e)) != 0) goto out;
             break;
-        default: goto corrupt;
+        default:
+            goto corrupt;
         }
     }
     if (last_tag == 0) goto corrupt; /* empty: not even a format field */

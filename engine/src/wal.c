@@ -284,8 +284,8 @@ static int wal_damage(struct wal_reader *r, const char *what)
     uint64_t at = r->block_start + r->pos, found;
     int rc = wal_scan_after(r, &found);
     if (rc < 0) {
-        snprintf(r->detail, sizeof(r->detail), "read error %d after %s at offset %" PRIu64,
-                 rc, what, at);
+        snprintf(r->detail, sizeof(r->detail), "read error %d after %s at offset %" PRIu64, rc,
+                 what, at);
         r->err = rc;
         return rc;
     }
@@ -329,8 +329,8 @@ int wal_read_record(struct wal_reader *r, struct buffer *out)
 
         if (type < WAL_FULL || type > WAL_MAX_TYPE) return wal_damage(r, "bad fragment type");
         if (r->pos + WAL_HEADER_SIZE + n > r->block_len) {
-            int cut = r->block_len < WAL_BLOCK_SIZE &&
-                      r->pos + WAL_HEADER_SIZE + n <= WAL_BLOCK_SIZE;
+            int cut =
+                r->block_len < WAL_BLOCK_SIZE && r->pos + WAL_HEADER_SIZE + n <= WAL_BLOCK_SIZE;
             return wal_damage(r, cut ? "truncated fragment" : "bad fragment length");
         }
         if (!wal_fragment_ok(r, r->block, r->block_len, r->pos)) {

@@ -219,10 +219,9 @@ static inline int model_db_check(lsmer_db *db, const lsmer_snapshot *snap, const
             }
             if (model_key_cmp(k, kn, e.key, e.klen) != 0) {
                 int c = model_key_cmp(k, kn, e.key, e.klen);
-                rc = model_db_mismatch_(what, dir, (c < 0) != back ? k : e.key,
-                                        (c < 0) != back ? kn : e.klen,
-                                        (c < 0) != back ? "key in db, not in model"
-                                                        : "key in model, missing from db");
+                rc = model_db_mismatch_(
+                    what, dir, (c < 0) != back ? k : e.key, (c < 0) != back ? kn : e.klen,
+                    (c < 0) != back ? "key in db, not in model" : "key in model, missing from db");
                 break;
             }
             int vrc = lsmer_iter_value(it, &v, &vn);

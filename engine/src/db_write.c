@@ -1,0 +1,330 @@
+/*
+ * db_write.c — the write path: a queue of writers whose head (the leader)
+ * merges the queued batches into one WAL record, appends it, syncs once if
+ * any of them asked for it (group commit), inserts the group into the
+ * memtable and wakes the others.
+ *
+ * Before writing, the leader makes room: when level 0 has piled up past the
+ * slowdown trigger each write group is delayed a little (more the closer L0
+ * is to the stop trigger), so writers slow down smoothly instead of hitting
+ * a wall; at the stop trigger, or when every immutable-memtable slot is
+ * waiting for flush, it waits for the background threads. A full memtable
+ * is switched for a new one with a new WAL.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "db_impl.h"
+
+#define GROUP_MAX_BYTES (1u << 20)
+
+void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what)
+{
+    if (db->bg_error) return;
+    db->bg_error = err;
+    db_log(db, LSMER_LOG_ERROR,
+           "%s failed: %s; writes are refused until the database is "
+           "reopened (reads go on)",
+           what, lsmer_strerror(err));
+    pthread_cond_broadcast(&db->bg_cv);
+}
+
+int db_apply_locked(struct lsmer_db *db, struct version_edit *e)
+{
+    /* The manifest records the set's last sequence: bring it up to date. */
+    version_set_set_last_sequence(db->vs, atomic_load(&db->last_seq));
+    return version_set_log_and_apply(db->vs, e, &db->mu);
+}
+
+int db_new_wal_locked(struct lsmer_db *db)
+{
+    /* Sync the old log first: a later sync in the new log must never make a
+     * write durable while an earlier unsynced one in the old log is lost
+     * (recovery must always give a prefix of the acknowledged writes). */
+    if (db->wal) {
+        int src = wal_sync(db->wal);
+        if (src) return src;
+        atomic_fetch_add(&db->st.wal_syncs, 1);
+    }
+    uint64_t number = version_set_new_file_number(db->vs);
+    char *path = db_file_path(db, number, "log");
+    if (!path) return -ENOMEM;
+    struct wal_writer *w = NULL;
+    int rc = wal_writer_open(db->env, path, number, &w);
+    /* The new log's directory entry must be durable before anything synced
+     * into it is acknowledged. */
+    if (!rc) rc = env_sync_dir(db->env, db->dir);
+    if (rc) {
+        db_log(db, LSMER_LOG_ERROR, "cannot create WAL %s: %s", path, lsmer_strerror(rc));
+        if (w) {
+            wal_writer_close(w);
+            env_remove(db->env, path);
+        }
+        free(path);
+        return rc;
+    }
+    free(path);
+    if (db->wal) wal_writer_close(db->wal);
+    db->wal = w;
+    db->wal_number = number;
+    db->wal_synced_size = 0;
+    return 0;
+}
+
+static void sleep_micros(uint64_t us)
+{
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static int l0_files_locked(struct lsmer_db *db)
+{
+    return version_num_files(version_set_current(db->vs), 0);
+}
+
+/* mu held. Returns 0 when the memtable has room for the next group. */
+static int make_room_locked(struct lsmer_db *db, int force_switch)
+{
+    int delayed = 0;
+    uint64_t t0 = 0;
+    int rc = 0;
+    for (;;) {
+        if (db->bg_error) {
+            rc = db->bg_error;
+            break;
+        }
+        int l0 = l0_files_locked(db);
+        if (!delayed && l0 >= db->opt.l0_slowdown_trigger && l0 < db->opt.l0_stop_trigger) {
+            /* Smooth slowdown: 0.1 ms at the slowdown trigger rising to ~2 ms
+             * just below the stop trigger, once per write group. */
+            int span = db->opt.l0_stop_trigger - db->opt.l0_slowdown_trigger;
+            uint64_t us = 100 + (uint64_t)1900 * (uint64_t)(l0 - db->opt.l0_slowdown_trigger) /
+                                    (uint64_t)(span ? span : 1);
+            pthread_mutex_unlock(&db->mu);
+            sleep_micros(us);
+            pthread_mutex_lock(&db->mu);
+            atomic_fetch_add(&db->st.stall_micros, us);
+            atomic_fetch_add(&db->st.slowdowns, 1);
+            delayed = 1;
+            continue;
+        }
+        if (!force_switch && memtable_bytes(db->mem) < db->opt.memtable_size) break;
+        if (force_switch && memtable_empty(db->mem)) break;
+        if (db->n_imm >= DB_MAX_IMM || l0 >= db->opt.l0_stop_trigger) {
+            if (!t0) {
+                t0 = env_now_micros(db->env);
+                atomic_fetch_add(&db->st.stops, 1);
+                if (l0 >= db->opt.l0_stop_trigger)
+                    db_log(db, LSMER_LOG_DEBUG, "writes wait: %d level-0 files", l0);
+            }
+            pthread_cond_broadcast(&db->work_cv);
+            pthread_cond_wait(&db->bg_cv, &db->mu);
+            continue;
+        }
+        /* Switch to a new memtable and WAL. */
+        struct memtable *m = memtable_new();
+        if (!m) {
+            rc = -ENOMEM;
+            break;
+        }
+        uint64_t old_log = db->wal_number;
+        rc = db_new_wal_locked(db);
+        if (rc) {
+            memtable_unref(m);
+            db_set_bg_error_locked(db, rc, "creating a new WAL");
+            break;
+        }
+        db->imm[db->n_imm].mem = db->mem;
+        db->imm[db->n_imm].log_number = old_log;
+        db->n_imm++;
+        db->mem = m;
+        pthread_cond_broadcast(&db->work_cv);
+        force_switch = 0;
+    }
+    if (t0) atomic_fetch_add(&db->st.stall_micros, env_now_micros(db->env) - t0);
+    return rc;
+}
+
+/* Leader: appends rep to the WAL (and syncs if asked), then applies it. mu is
+ * NOT held; no other leader runs meanwhile. */
+static int write_group(struct lsmer_db *db, struct slice rep, int sync, struct memtable *mem,
+                       struct wal_writer *wal)
+{
+    int rc = 0;
+    if (batch_count_rep(rep)) {
+        rc = wal_add_record(wal, rep.p, rep.n);
+        if (rc) return rc;
+        atomic_fetch_add(&db->st.wal_bytes, rep.n);
+    }
+    if (sync) {
+        rc = wal_sync(wal);
+        if (rc) return rc;
+        atomic_fetch_add(&db->st.wal_syncs, 1);
+    }
+    if (batch_count_rep(rep)) rc = memtable_apply_batch(mem, rep);
+    return rc;
+}
+
+static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
+{
+    if (db->opt.read_only) return -EROFS;
+    struct db_writer w;
+    memset(&w, 0, sizeof(w));
+    w.batch = b;
+    w.sync = sync;
+    pthread_cond_init(&w.cv, NULL);
+
+    pthread_mutex_lock(&db->mu);
+    if (db->wq_tail)
+        db->wq_tail->next = &w;
+    else
+        db->wq_head = &w;
+    db->wq_tail = &w;
+    while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
+    if (w.done) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return w.status;
+    }
+
+    /* We lead. */
+    int rc = make_room_locked(db, 0);
+    struct db_writer *last = &w;
+    int group_sync = w.sync;
+    struct slice rep = {NULL, 0};
+    if (!rc) {
+        uint64_t seq = atomic_load(&db->last_seq) + 1;
+        lsmer_batch_clear(db->group_batch);
+        size_t bytes = 0;
+        for (struct db_writer *x = &w; x; x = x->next) {
+            /* A non-sync leader does not take sync writers: they would be
+             * acknowledged durable by a group that is not synced. */
+            if (x->sync && !group_sync) break;
+            if (x->batch) {
+                size_t n = lsmer_batch_bytes(x->batch);
+                if (x != &w && bytes + n > GROUP_MAX_BYTES) break;
+                rc = batch_append_rep(db->group_batch, batch_rep(x->batch));
+                if (rc) break;
+                bytes += n;
+            }
+            last = x;
+        }
+        if (!rc) {
+            batch_set_sequence(db->group_batch, seq);
+            rep = batch_rep(db->group_batch);
+            uint32_t count = batch_count_rep(rep);
+            struct memtable *mem = db->mem;
+            struct wal_writer *wal = db->wal;
+            pthread_mutex_unlock(&db->mu);
+            rc = write_group(db, rep, group_sync, mem, wal);
+            pthread_mutex_lock(&db->mu);
+            if (rc) {
+                /* The WAL's tail is unknown now: refuse further writes. */
+                db_set_bg_error_locked(db, rc, "appending to the WAL");
+            } else {
+                if (count) atomic_store(&db->last_seq, seq + count - 1);
+                for (struct db_writer *x = &w;; x = x->next) {
+                    if (x->batch) atomic_fetch_add(&db->st.user_bytes, batch_user_bytes(x->batch));
+                    if (x == last) break;
+                }
+            }
+        }
+    }
+    /* Wake the group and hand leadership on. */
+    for (;;) {
+        struct db_writer *x = db->wq_head;
+        db->wq_head = x->next;
+        if (!db->wq_head) db->wq_tail = NULL;
+        if (x != &w) {
+            x->status = rc;
+            x->done = 1;
+            pthread_cond_signal(&x->cv);
+        }
+        if (x == last) break;
+    }
+    if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+int lsmer_write(lsmer_db *db, const lsmer_batch *b, unsigned flags)
+{
+    if (!db || !b || (flags & ~LSMER_SYNC)) return -EINVAL;
+    if (flags & LSMER_SYNC) atomic_fetch_add(&db->st.sync_requests, 1);
+    if (lsmer_batch_count(b) == 0 && !(flags & LSMER_SYNC)) return 0;
+    return db_write_impl(db, b, (flags & LSMER_SYNC) != 0);
+}
+
+int lsmer_sync(lsmer_db *db)
+{
+    if (!db) return -EINVAL;
+    if (db->opt.read_only) return 0;
+    atomic_fetch_add(&db->st.sync_requests, 1);
+    return db_write_impl(db, NULL, 1);
+}
+
+static int write_one(lsmer_db *db, int type, const void *k, size_t kn, const void *v, size_t vn)
+{
+    lsmer_batch *b = lsmer_batch_new();
+    if (!b) return -ENOMEM;
+    int rc = type == 0   ? lsmer_batch_put(b, k, kn, v, vn)
+             : type == 1 ? lsmer_batch_delete(b, k, kn)
+                         : lsmer_batch_delete_range(b, k, kn, v, vn);
+    if (!rc) rc = lsmer_write(db, b, 0);
+    lsmer_batch_free(b);
+    return rc;
+}
+
+int lsmer_put(lsmer_db *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return write_one(db, 0, key, klen, val, vlen);
+}
+
+int lsmer_delete(lsmer_db *db, const void *key, size_t klen)
+{
+    return write_one(db, 1, key, klen, NULL, 0);
+}
+
+int lsmer_delete_range(lsmer_db *db, const void *start, size_t slen, const void *end, size_t elen)
+{
+    return write_one(db, 2, start, slen, end, elen);
+}
+
+int lsmer_flush(lsmer_db *db)
+{
+    if (!db) return -EINVAL;
+    if (db->opt.read_only) return -EROFS;
+    /* Become the write leader's equivalent: take a place in the queue so no
+     * write is half-applied to the memtable we switch out. */
+    struct db_writer w;
+    memset(&w, 0, sizeof(w));
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&db->mu);
+    if (db->wq_tail)
+        db->wq_tail->next = &w;
+    else
+        db->wq_head = &w;
+    db->wq_tail = &w;
+    while (db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
+    int rc = make_room_locked(db, 1);
+    db->wq_head = w.next;
+    if (!db->wq_head) db->wq_tail = NULL;
+    if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
+    /* Wait until every immutable memtable is flushed. */
+    while (!rc && db->n_imm > 0) {
+        if (db->bg_error) {
+            rc = db->bg_error;
+            break;
+        }
+        pthread_cond_broadcast(&db->work_cv);
+        pthread_cond_wait(&db->bg_cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
