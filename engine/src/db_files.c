@@ -96,7 +96,10 @@ void db_delete_obsolete_locked(struct lsmer_db *db)
         if (!keep) {
             doomed[ndoomed++] = names[i];
             names[i] = NULL;
-            if (kind == FILE_KIND_TABLE) table_cache_evict(db->tcache, num);
+            if (kind == FILE_KIND_TABLE) {
+                table_cache_evict(db->tcache, num);
+                block_cache_erase_file(db->bcache, num);
+            }
         }
     }
     free(live);

@@ -61,7 +61,6 @@ struct db_stats_counters {
     _Atomic uint64_t user_bytes, wal_bytes, flush_bytes, compact_read, compact_written;
     _Atomic uint64_t wal_syncs, sync_requests, flushes, compactions;
     _Atomic uint64_t stall_micros, slowdowns, stops;
-    _Atomic uint64_t bloom_checks, bloom_useful, bloom_fp;
 };
 
 struct lsmer_db {
@@ -106,6 +105,7 @@ struct lsmer_db {
     uint64_t recovery_micros;
 
     struct db_stats_counters st;
+    struct table_bloom_counters bloom;
 };
 
 /* db_open.c */

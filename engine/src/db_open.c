@@ -350,11 +350,15 @@ int lsmer_open(const char *dir, const lsmer_options *opt, lsmer_db **out)
         rc = -ENOMEM;
         goto fail;
     }
+    table_options_init(&db->topt);
     db->topt.block_size = opt->block_size;
     db->topt.zstd_level = opt->zstd_level;
     db->topt.bloom_bits_per_key = opt->bloom_bits_per_key;
     db->topt.verify_checksums = 1;
     db->topt.cache = db->bcache;
+    db->topt.log = db_vs_log;
+    db->topt.log_arg = db;
+    db->topt.bloom_counters = &db->bloom;
     rc = table_cache_new(db->env, db->dir, &db->topt, opt->max_open_files, &db->tcache);
     if (rc) goto fail;
 
@@ -362,8 +366,8 @@ int lsmer_open(const char *dir, const lsmer_options *opt, lsmer_db **out)
     memset(&vso, 0, sizeof(vso));
     vso.num_levels = LSMER_MAX_LEVELS;
     vso.create_if_missing = opt->create_if_missing && !opt->read_only;
-    vso.log = opt->log ? opt->log : db_vs_log;
-    vso.log_arg = opt->log ? opt->log_arg : db;
+    vso.log = db_vs_log;
+    vso.log_arg = db;
     vso.level1_size = opt->level1_size;
     vso.level_multiplier = opt->level_multiplier;
     vso.l0_compaction_trigger = opt->l0_compaction_trigger;

@@ -50,9 +50,9 @@ int lsmer_get_stats(lsmer_db *db, lsmer_stats *s)
         s->level[l].score = version_level_score(v, l);
     }
     s->pending_compaction_bytes = version_pending_compaction_bytes(v);
-    s->bloom_checks = atomic_load(&db->st.bloom_checks);
-    s->bloom_useful = atomic_load(&db->st.bloom_useful);
-    s->bloom_false_positives = atomic_load(&db->st.bloom_fp);
+    s->bloom_checks = atomic_load(&db->bloom.checks);
+    s->bloom_useful = atomic_load(&db->bloom.useful);
+    s->bloom_false_positives = atomic_load(&db->bloom.false_positives);
     version_unref(v);
     return 0;
 }

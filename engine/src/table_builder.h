@@ -38,6 +38,11 @@
 
 struct block_cache;
 
+/* Filter effectiveness, shared by every table of a database. */
+struct table_bloom_counters {
+    _Atomic uint64_t checks, useful, false_positives;
+};
+
 struct table_options {
     size_t block_size;         /* uncompressed data block target; 0 = 4 KiB */
     int zstd_level;            /* 0 = no compression */
@@ -45,6 +50,9 @@ struct table_options {
     int verify_checksums;      /* readers: check every block's crc (default 1) */
     struct block_cache *cache; /* readers: data blocks go through it; NULL = none */
     lsmer_log_fn log;          /* readers: why a table failed to open/read; NULL = quiet */
+    /* readers: database-wide filter counters, bumped along with the table's
+     * own; NULL = none */
+    struct table_bloom_counters *bloom_counters;
     void *log_arg;
 };
 

@@ -589,9 +589,12 @@ int table_get(struct table *t, struct slice lookup, struct buffer *ikey_out,
     struct slice uk = ikey_user(lookup);
     int consulted = 0;
     if (t->filter) {
+        struct table_bloom_counters *db = t->opt.bloom_counters;
         atomic_fetch_add_explicit(&t->bloom_checks, 1, memory_order_relaxed);
+        if (db) atomic_fetch_add_explicit(&db->checks, 1, memory_order_relaxed);
         if (!bloom_may_match(slice_make(t->filter, t->filter_n), bloom_hash(uk))) {
             atomic_fetch_add_explicit(&t->bloom_useful, 1, memory_order_relaxed);
+            if (db) atomic_fetch_add_explicit(&db->useful, 1, memory_order_relaxed);
             return 0;
         }
         consulted = 1;
@@ -618,8 +621,12 @@ int table_get(struct table *t, struct slice lookup, struct buffer *ikey_out,
         if (ikey_append(&first, uk.p, uk.n, SEQ_MAX, TYPE_SEEK) == 0) {
             ti_seek(&it.base, buffer_slice(&first));
             int exists = ti_valid(&it.base) && !slice_compare(ikey_user(ti_key(&it.base)), uk);
-            if (!exists && !ti_status(&it.base))
+            if (!exists && !ti_status(&it.base)) {
                 atomic_fetch_add_explicit(&t->bloom_fp, 1, memory_order_relaxed);
+                if (t->opt.bloom_counters)
+                    atomic_fetch_add_explicit(&t->opt.bloom_counters->false_positives, 1,
+                                              memory_order_relaxed);
+            }
         }
         buffer_free(&first);
     }
