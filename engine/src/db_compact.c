@@ -361,18 +361,24 @@ void *db_compact_main(void *arg)
     for (;;) {
         struct compaction *c = NULL;
         while (!atomic_load(&db->shutting_down)) {
-            if (!db->bg_error && !db->manual_compactions &&
+            if (db_may_retry_locked(db, DB_SOFT_COMPACT) && !db->manual_compactions &&
                 (c = compaction_pick(db->vs, atomic_load(&db->compaction_threshold))))
                 break;
-            pthread_cond_wait(&db->work_cv, &db->mu);
+            if (db->soft_causes && !db->bg_error_hard)
+                db_timed_wait_locked(db, &db->work_cv, db->retry_at);
+            else
+                pthread_cond_wait(&db->work_cv, &db->mu);
         }
         if (!c) break;
         db->compact_running = 1;
         int rc = run_compaction_locked(db, c, 1);
         compaction_release(c);
         db->compact_running = 0;
-        if (rc && rc != -ECANCELED) db_set_bg_error_locked(db, rc, "compaction");
-        if (!rc) db_delete_obsolete_locked(db);
+        if (rc && rc != -ECANCELED) db_job_failed_locked(db, DB_SOFT_COMPACT, rc, "compaction");
+        if (!rc) {
+            db_job_succeeded_locked(db, DB_SOFT_COMPACT);
+            db_delete_obsolete_locked(db);
+        }
         pthread_cond_broadcast(&db->bg_cv);
         pthread_cond_broadcast(&db->work_cv);
     }
@@ -446,9 +452,10 @@ int lsmer_compact_range(lsmer_db *db, const lsmer_range *r)
             compaction_release(c);
             db->compact_running = 0;
             if (rc) {
-                db_set_bg_error_locked(db, rc, "manual compaction");
+                db_job_failed_locked(db, DB_SOFT_COMPACT, rc, "manual compaction");
                 break;
             }
+            db_job_succeeded_locked(db, DB_SOFT_COMPACT);
             db_delete_obsolete_locked(db);
             if (last) break; /* the rewrite leaves the range at a deeper level */
         }

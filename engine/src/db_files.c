@@ -54,7 +54,7 @@ static int cmp_u64(const void *a, const void *b)
 
 void db_delete_obsolete_locked(struct lsmer_db *db)
 {
-    if (db->bg_error || db->cap_pending == SIZE_MAX) return;
+    if (db->bg_error_hard || db->apply_failed || db->cap_pending == SIZE_MAX) return;
     uint64_t *live = NULL;
     size_t nlive = 0;
     if (version_set_live_files(db->vs, &live, &nlive)) return;

@@ -158,13 +158,21 @@ void *db_flush_main(void *arg)
     struct lsmer_db *db = arg;
     pthread_mutex_lock(&db->mu);
     for (;;) {
-        while (!atomic_load(&db->shutting_down) && (db->n_imm == 0 || db->bg_error))
-            pthread_cond_wait(&db->work_cv, &db->mu);
+        while (!atomic_load(&db->shutting_down) &&
+               (db->n_imm == 0 || !db_may_retry_locked(db, DB_SOFT_FLUSH))) {
+            if (db->n_imm && db->soft_causes && !db->bg_error_hard)
+                db_timed_wait_locked(db, &db->work_cv, db->retry_at);
+            else
+                pthread_cond_wait(&db->work_cv, &db->mu);
+        }
         if (atomic_load(&db->shutting_down)) break;
         db->flush_running = 1;
         int rc = db_flush_imm_locked(db);
         db->flush_running = 0;
-        if (rc) db_set_bg_error_locked(db, rc, "flushing a memtable");
+        if (rc)
+            db_job_failed_locked(db, DB_SOFT_FLUSH, rc, "flushing a memtable");
+        else
+            db_job_succeeded_locked(db, DB_SOFT_FLUSH);
         /* Level 0 grew: compaction may be due; writers may proceed. */
         pthread_cond_broadcast(&db->work_cv);
         pthread_cond_broadcast(&db->bg_cv);

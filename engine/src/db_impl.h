@@ -94,7 +94,16 @@ struct lsmer_db {
     uint64_t *pending_outputs; /* mu: table numbers being written */
     size_t n_pending, cap_pending;
 
-    int bg_error; /* mu: sticky */
+    /* mu: the error writes return. A hard error (EIO, corruption) sticks
+     * until reopen. Running out of space is soft: soft_causes has a bit per
+     * job that failed for lack of space (DB_SOFT_*); each job retries after
+     * retry_at and clears its bit when it succeeds, and bg_error goes back
+     * to 0 when no bit is left. */
+    int bg_error;
+    int bg_error_hard;
+    unsigned soft_causes;
+    uint64_t retry_at, retry_backoff; /* micros */
+    int apply_failed;                 /* mu: a manifest write failed; don't sweep */
     _Atomic int shutting_down;
     int flush_running;      /* mu */
     int compact_running;    /* mu */
@@ -117,6 +126,15 @@ char *db_file_path(const struct lsmer_db *db, uint64_t number, const char *suffi
 
 /* db_write.c */
 int db_new_wal_locked(struct lsmer_db *db); /* mu held: start a new WAL file */
+enum { DB_SOFT_WAL = 1, DB_SOFT_FLUSH = 2, DB_SOFT_COMPACT = 4 };
+/* mu held: records that job `cause` failed with err (soft when -ENOSPC). */
+void db_job_failed_locked(struct lsmer_db *db, unsigned cause, int err, const char *what);
+/* mu held: job `cause` succeeded; clears its soft error. */
+void db_job_succeeded_locked(struct lsmer_db *db, unsigned cause);
+/* mu held: 1 if a job held back by a soft error may try again now. */
+int db_may_retry_locked(struct lsmer_db *db, unsigned cause);
+/* mu held: waits on cv until woken or until the monotonic time deadline. */
+void db_timed_wait_locked(struct lsmer_db *db, pthread_cond_t *cv, uint64_t deadline_micros);
 /* mu held: log and apply a version edit (released during the IO). */
 int db_apply_locked(struct lsmer_db *db, struct version_edit *e);
 void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what);

@@ -24,8 +24,9 @@
 
 void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what)
 {
-    if (db->bg_error) return;
+    if (db->bg_error_hard) return;
     db->bg_error = err;
+    db->bg_error_hard = 1;
     db_log(db, LSMER_LOG_ERROR,
            "%s failed: %s; writes are refused until the database is "
            "reopened (reads go on)",
@@ -33,11 +34,67 @@ void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what)
     pthread_cond_broadcast(&db->bg_cv);
 }
 
+void db_job_failed_locked(struct lsmer_db *db, unsigned cause, int err, const char *what)
+{
+    if (err != -ENOSPC) {
+        db_set_bg_error_locked(db, err, what);
+        return;
+    }
+    if (!db->soft_causes)
+        db_log(db, LSMER_LOG_ERROR,
+               "%s failed: no space left on the device holding %s; writes fail with "
+               "ENOSPC until space is freed (reads go on, nothing written is lost)",
+               what, db->dir);
+    db->soft_causes |= cause;
+    if (!db->bg_error_hard) db->bg_error = -ENOSPC;
+    db->retry_backoff = db->retry_backoff ? db->retry_backoff * 2 : 100000;
+    if (db->retry_backoff > 2000000) db->retry_backoff = 2000000;
+    db->retry_at = env_now_micros(db->env) + db->retry_backoff;
+    pthread_cond_broadcast(&db->bg_cv);
+}
+
+void db_job_succeeded_locked(struct lsmer_db *db, unsigned cause)
+{
+    if (!(db->soft_causes & cause)) return;
+    db->soft_causes &= ~cause;
+    if (!db->soft_causes) {
+        db->retry_backoff = 0;
+        if (!db->bg_error_hard) {
+            db->bg_error = 0;
+            db_log(db, LSMER_LOG_WARN, "space is available again in %s; writes resume", db->dir);
+        }
+    }
+    pthread_cond_broadcast(&db->bg_cv);
+}
+
+int db_may_retry_locked(struct lsmer_db *db, unsigned cause)
+{
+    (void)cause; /* every job retries on the same schedule */
+    if (db->bg_error_hard) return 0;
+    if (!db->soft_causes) return 1;
+    return env_now_micros(db->env) >= db->retry_at;
+}
+
+void db_timed_wait_locked(struct lsmer_db *db, pthread_cond_t *cv, uint64_t deadline_micros)
+{
+    uint64_t now = env_now_micros(db->env);
+    uint64_t wait = deadline_micros > now ? deadline_micros - now : 0;
+    if (wait > 2000000) wait = 2000000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (wait % 1000000) * 1000;
+    ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(cv, &db->mu, &ts);
+}
+
 int db_apply_locked(struct lsmer_db *db, struct version_edit *e)
 {
     /* The manifest records the set's last sequence: bring it up to date. */
     version_set_set_last_sequence(db->vs, atomic_load(&db->last_seq));
-    return version_set_log_and_apply(db->vs, e, &db->mu);
+    int rc = version_set_log_and_apply(db->vs, e, &db->mu);
+    db->apply_failed = rc != 0;
+    return rc;
 }
 
 int db_new_wal_locked(struct lsmer_db *db)
@@ -46,7 +103,9 @@ int db_new_wal_locked(struct lsmer_db *db)
      * write durable while an earlier unsynced one in the old log is lost
      * (recovery must always give a prefix of the acknowledged writes). */
     if (db->wal) {
-        int src = wal_sync(db->wal);
+        /* A log whose append failed still syncs its good prefix; a torn
+         * record after it is dropped by recovery. */
+        int src = wal_sync_prefix(db->wal);
         if (src) return src;
         atomic_fetch_add(&db->st.wal_syncs, 1);
     }
@@ -94,6 +153,17 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
     int rc = 0;
     for (;;) {
         if (db->bg_error) {
+            /* Out of space: a broken WAL is replaced once retrying is due;
+             * other soft causes clear when their job succeeds. */
+            if (db->soft_causes == DB_SOFT_WAL && db_may_retry_locked(db, DB_SOFT_WAL)) {
+                rc = db_new_wal_locked(db);
+                if (rc) {
+                    db_job_failed_locked(db, DB_SOFT_WAL, rc, "replacing the WAL");
+                    break;
+                }
+                db_job_succeeded_locked(db, DB_SOFT_WAL);
+                continue;
+            }
             rc = db->bg_error;
             break;
         }
@@ -135,7 +205,7 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
         rc = db_new_wal_locked(db);
         if (rc) {
             memtable_unref(m);
-            db_set_bg_error_locked(db, rc, "creating a new WAL");
+            db_job_failed_locked(db, DB_SOFT_WAL, rc, "creating a new WAL");
             break;
         }
         db->imm[db->n_imm].mem = db->mem;
@@ -223,8 +293,9 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
             rc = write_group(db, rep, group_sync, mem, wal);
             pthread_mutex_lock(&db->mu);
             if (rc) {
-                /* The WAL's tail is unknown now: refuse further writes. */
-                db_set_bg_error_locked(db, rc, "appending to the WAL");
+                /* The WAL's tail is unknown now: it must be replaced before
+                 * anything else is written. */
+                db_job_failed_locked(db, DB_SOFT_WAL, rc, "appending to the WAL");
             } else {
                 if (count) atomic_store(&db->last_seq, seq + count - 1);
                 for (struct db_writer *x = &w;; x = x->next) {

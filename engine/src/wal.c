@@ -115,6 +115,11 @@ int wal_sync(struct wal_writer *w)
     return env_sync(w->f);
 }
 
+int wal_sync_prefix(struct wal_writer *w)
+{
+    return env_sync(w->f);
+}
+
 uint64_t wal_file_size(const struct wal_writer *w)
 {
     return w->size;

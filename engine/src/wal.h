@@ -59,6 +59,10 @@ int wal_writer_open(struct lsmer_env *env, const char *path, uint64_t log_number
 int wal_add_record(struct wal_writer *w, const void *data, size_t n);
 /* env_sync() of the file: every record added so far survives a power loss. */
 int wal_sync(struct wal_writer *w);
+/* Like wal_sync(), but also after an append error: makes the records
+ * before the failed one durable (the torn one after them is dropped by a
+ * reader as a torn tail). Used before abandoning a log for a new one. */
+int wal_sync_prefix(struct wal_writer *w);
 /* Bytes written to the file so far (framing included). */
 uint64_t wal_file_size(const struct wal_writer *w);
 /* Closes without syncing and frees w (NULL is a no-op). */
