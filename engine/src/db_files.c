@@ -58,7 +58,7 @@ void db_delete_obsolete_locked(struct lsmer_db *db)
     uint64_t *live = NULL;
     size_t nlive = 0;
     if (version_set_live_files(db->vs, &live, &nlive)) return;
-    qsort(live, nlive, sizeof(*live), cmp_u64);
+    if (nlive) qsort(live, nlive, sizeof(*live), cmp_u64);
     uint64_t min_log = db->n_imm ? db->imm[0].log_number : db->wal_number;
     uint64_t manifest = version_set_manifest_number(db->vs);
 
@@ -81,7 +81,8 @@ void db_delete_obsolete_locked(struct lsmer_db *db)
             keep = num >= min_log;
             break;
         case FILE_KIND_TABLE:
-            keep = bsearch(&num, live, nlive, sizeof(*live), cmp_u64) || is_pending(db, num);
+            keep = (nlive && bsearch(&num, live, nlive, sizeof(*live), cmp_u64)) ||
+                   is_pending(db, num);
             break;
         case FILE_KIND_MANIFEST:
             keep = num >= manifest;

@@ -48,6 +48,7 @@ struct db_writer {
     int sync;
     int done;
     int status;
+    uint64_t wal_number, wal_offset; /* where the writer's group ended */
     pthread_cond_t cv;
     struct db_writer *next;
 };
@@ -80,7 +81,16 @@ struct lsmer_db {
     struct memtable *mem;             /* mu (pointer); leader inserts */
     uint64_t wal_number;              /* mu */
     struct wal_writer *wal;           /* leader or mu */
-    uint64_t wal_synced_size;         /* mu */
+    uint64_t wal_appended;            /* mu: bytes in the WAL after the last group */
+    uint64_t wal_synced;              /* mu: of which durable */
+    int sync_running;                 /* mu: a writer syncs the WAL with mu released */
+    int sync_active;                  /* mu: sync writers inside lsmer_write */
+    int sync_waiting;                 /* mu: ...of which waiting for durability */
+    int sync_peak;                    /* mu: recent peak of sync_active */
+    uint64_t sync_count;              /* mu: WAL syncs done by writers */
+    int sync_delaying;                /* mu: a syncer waits for the others to append */
+    uint64_t sync_avg_micros;         /* mu: recent WAL sync time (moving average) */
+    pthread_cond_t sync_cv;           /* mu: sync_running went to 0 or the WAL changed */
     struct imm_entry imm[DB_MAX_IMM]; /* mu: oldest first */
     int n_imm;                        /* mu */
     _Atomic uint64_t last_seq;

@@ -313,6 +313,7 @@ static void db_free(struct lsmer_db *db)
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->work_cv);
+    pthread_cond_destroy(&db->sync_cv);
     free(db->dir);
     free(db);
 }
@@ -336,6 +337,7 @@ int lsmer_open(const char *dir, const lsmer_options *opt, lsmer_db **out)
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->work_cv, NULL);
+    pthread_cond_init(&db->sync_cv, NULL);
     db->snapshots.next = db->snapshots.prev = &db->snapshots;
     atomic_store(&db->compaction_threshold, opt->compaction_threshold);
     uint64_t t0 = env_now_micros(db->env);

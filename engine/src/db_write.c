@@ -102,6 +102,8 @@ int db_new_wal_locked(struct lsmer_db *db)
     /* Sync the old log first: a later sync in the new log must never make a
      * write durable while an earlier unsynced one in the old log is lost
      * (recovery must always give a prefix of the acknowledged writes). */
+    /* The syncer uses the log without mu: let it finish first. */
+    while (db->sync_running) pthread_cond_wait(&db->sync_cv, &db->mu);
     if (db->wal) {
         /* A log whose append failed still syncs its good prefix; a torn
          * record after it is dropped by recovery. */
@@ -130,7 +132,9 @@ int db_new_wal_locked(struct lsmer_db *db)
     if (db->wal) wal_writer_close(db->wal);
     db->wal = w;
     db->wal_number = number;
-    db->wal_synced_size = 0;
+    db->wal_appended = 0;
+    db->wal_synced = 0;
+    pthread_cond_broadcast(&db->sync_cv); /* waiters on the old log are durable */
     return 0;
 }
 
@@ -182,7 +186,11 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
             delayed = 1;
             continue;
         }
-        if (!force_switch && memtable_bytes(db->mem) < db->opt.memtable_size) break;
+        /* An empty memtable always has room: its arena's first block may
+         * already exceed a tiny memtable_size. */
+        if (!force_switch &&
+            (memtable_bytes(db->mem) < db->opt.memtable_size || memtable_empty(db->mem)))
+            break;
         if (force_switch && memtable_empty(db->mem)) break;
         if (db->n_imm >= DB_MAX_IMM || l0 >= db->opt.l0_stop_trigger) {
             if (!t0) {
@@ -219,23 +227,67 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
     return rc;
 }
 
-/* Leader: appends rep to the WAL (and syncs if asked), then applies it. mu is
- * NOT held; no other leader runs meanwhile. */
-static int write_group(struct lsmer_db *db, struct slice rep, int sync, struct memtable *mem,
-                       struct wal_writer *wal)
+/* mu held. Waits until the WAL holds everything up to (wal_number, offset)
+ * durably. The first waiter that finds no sync running becomes the syncer:
+ * it syncs everything appended so far, with mu released, so writers keep
+ * appending (and queueing for the next sync) meanwhile. A log that was
+ * switched out was synced whole before the switch. */
+static int wait_durable_once_locked(struct lsmer_db *db, uint64_t wal_number, uint64_t offset)
 {
-    int rc = 0;
-    if (batch_count_rep(rep)) {
-        rc = wal_add_record(wal, rep.p, rep.n);
-        if (rc) return rc;
-        atomic_fetch_add(&db->st.wal_bytes, rep.n);
-    }
-    if (sync) {
-        rc = wal_sync(wal);
-        if (rc) return rc;
+    for (;;) {
+        if (db->wal_number != wal_number || db->wal_synced >= offset) return 0;
+        if (db->bg_error && (db->soft_causes & DB_SOFT_WAL || db->bg_error_hard))
+            return db->bg_error;
+        if (db->sync_running) {
+            pthread_cond_wait(&db->sync_cv, &db->mu);
+            continue;
+        }
+        /* Group commit: wait (briefly, at most half a sync) until every sync
+         * writer that is inside a write has appended and is waiting here,
+         * so one sync covers them all. Without this, writers fall into two
+         * alternating halves, each syncing while the other appends. The
+         * target is the recent peak of concurrent sync writers (decayed every
+         * 64 syncs), since the ones a sync just released are briefly outside
+         * lsmer_write. */
+        int want = db->sync_active > db->sync_peak ? db->sync_active : db->sync_peak;
+        if (db->sync_waiting < want) {
+            uint64_t deadline = env_now_micros(db->env) + db->sync_avg_micros / 2;
+            db->sync_delaying = 1;
+            while (db->sync_waiting < want && env_now_micros(db->env) < deadline &&
+                   db->wal_synced < offset && db->wal_number == wal_number)
+                db_timed_wait_locked(db, &db->sync_cv, deadline);
+            db->sync_delaying = 0;
+            if (db->wal_number != wal_number || db->wal_synced >= offset) continue;
+            if (db->sync_running) continue;
+        }
+        db->sync_running = 1;
+        struct wal_writer *w = db->wal;
+        uint64_t target = db->wal_appended;
+        pthread_mutex_unlock(&db->mu);
+        uint64_t t0 = env_now_micros(db->env);
+        int rc = wal_sync(w);
+        uint64_t took = env_now_micros(db->env) - t0;
+        pthread_mutex_lock(&db->mu);
+        db->sync_avg_micros = (db->sync_avg_micros * 7 + took) / 8;
+        if (++db->sync_count % 64 == 0) db->sync_peak = db->sync_active;
+        if (db->sync_avg_micros > 20000) db->sync_avg_micros = 20000;
+        db->sync_running = 0;
+        pthread_cond_broadcast(&db->sync_cv);
+        if (rc) {
+            db_job_failed_locked(db, DB_SOFT_WAL, rc, "syncing the WAL");
+            return rc;
+        }
         atomic_fetch_add(&db->st.wal_syncs, 1);
+        if (target > db->wal_synced) db->wal_synced = target;
     }
-    if (batch_count_rep(rep)) rc = memtable_apply_batch(mem, rep);
+}
+
+static int wait_durable_locked(struct lsmer_db *db, uint64_t wal_number, uint64_t offset)
+{
+    db->sync_waiting++;
+    if (db->sync_delaying) pthread_cond_broadcast(&db->sync_cv);
+    int rc = wait_durable_once_locked(db, wal_number, offset);
+    db->sync_waiting--;
     return rc;
 }
 
@@ -249,75 +301,80 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
     pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
+    if (!b) {
+        /* A bare sync: everything appended so far. */
+        int rc = wait_durable_locked(db, db->wal_number, db->wal_appended);
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return rc;
+    }
+    if (sync && ++db->sync_active > db->sync_peak) db->sync_peak = db->sync_active;
     if (db->wq_tail)
         db->wq_tail->next = &w;
     else
         db->wq_head = &w;
     db->wq_tail = &w;
     while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
-    if (w.done) {
-        pthread_mutex_unlock(&db->mu);
-        pthread_cond_destroy(&w.cv);
-        return w.status;
-    }
-
-    /* We lead. */
-    int rc = make_room_locked(db, 0);
-    struct db_writer *last = &w;
-    int group_sync = w.sync;
-    struct slice rep = {NULL, 0};
-    if (!rc) {
-        uint64_t seq = atomic_load(&db->last_seq) + 1;
-        lsmer_batch_clear(db->group_batch);
-        size_t bytes = 0;
-        for (struct db_writer *x = &w; x; x = x->next) {
-            /* A non-sync leader does not take sync writers: they would be
-             * acknowledged durable by a group that is not synced. */
-            if (x->sync && !group_sync) break;
-            if (x->batch) {
+    if (!w.done) {
+        /* We lead: write the group, then hand leadership on before syncing so
+         * the next group forms and appends while the disk works. */
+        int rc = make_room_locked(db, 0);
+        struct db_writer *last = &w;
+        if (!rc) {
+            uint64_t seq = atomic_load(&db->last_seq) + 1;
+            lsmer_batch_clear(db->group_batch);
+            size_t bytes = 0;
+            for (struct db_writer *x = &w; x; x = x->next) {
                 size_t n = lsmer_batch_bytes(x->batch);
                 if (x != &w && bytes + n > GROUP_MAX_BYTES) break;
                 rc = batch_append_rep(db->group_batch, batch_rep(x->batch));
                 if (rc) break;
                 bytes += n;
+                last = x;
             }
-            last = x;
-        }
-        if (!rc) {
-            batch_set_sequence(db->group_batch, seq);
-            rep = batch_rep(db->group_batch);
-            uint32_t count = batch_count_rep(rep);
-            struct memtable *mem = db->mem;
-            struct wal_writer *wal = db->wal;
-            pthread_mutex_unlock(&db->mu);
-            rc = write_group(db, rep, group_sync, mem, wal);
-            pthread_mutex_lock(&db->mu);
-            if (rc) {
-                /* The WAL's tail is unknown now: it must be replaced before
-                 * anything else is written. */
-                db_job_failed_locked(db, DB_SOFT_WAL, rc, "appending to the WAL");
-            } else {
-                if (count) atomic_store(&db->last_seq, seq + count - 1);
-                for (struct db_writer *x = &w;; x = x->next) {
-                    if (x->batch) atomic_fetch_add(&db->st.user_bytes, batch_user_bytes(x->batch));
-                    if (x == last) break;
+            if (!rc) {
+                batch_set_sequence(db->group_batch, seq);
+                struct slice rep = batch_rep(db->group_batch);
+                uint32_t count = batch_count_rep(rep);
+                struct memtable *mem = db->mem;
+                struct wal_writer *wal = db->wal;
+                pthread_mutex_unlock(&db->mu);
+                rc = wal_add_record(wal, rep.p, rep.n);
+                if (!rc) {
+                    atomic_fetch_add(&db->st.wal_bytes, rep.n);
+                    rc = memtable_apply_batch(mem, rep);
+                }
+                pthread_mutex_lock(&db->mu);
+                if (rc) {
+                    /* The WAL's tail is unknown now: it must be replaced
+                     * before anything else is written. */
+                    db_job_failed_locked(db, DB_SOFT_WAL, rc, "appending to the WAL");
+                } else {
+                    db->wal_appended = wal_file_size(wal);
+                    if (count) atomic_store(&db->last_seq, seq + count - 1);
                 }
             }
         }
-    }
-    /* Wake the group and hand leadership on. */
-    for (;;) {
-        struct db_writer *x = db->wq_head;
-        db->wq_head = x->next;
-        if (!db->wq_head) db->wq_tail = NULL;
-        if (x != &w) {
+        /* Wake the group and hand leadership on. */
+        for (;;) {
+            struct db_writer *x = db->wq_head;
+            db->wq_head = x->next;
+            if (!db->wq_head) db->wq_tail = NULL;
             x->status = rc;
-            x->done = 1;
-            pthread_cond_signal(&x->cv);
+            x->wal_number = db->wal_number;
+            x->wal_offset = db->wal_appended;
+            if (!rc) atomic_fetch_add(&db->st.user_bytes, batch_user_bytes(x->batch));
+            if (x != &w) {
+                x->done = 1;
+                pthread_cond_signal(&x->cv);
+            }
+            if (x == last) break;
         }
-        if (x == last) break;
+        if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
     }
-    if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
+    int rc = w.status;
+    if (!rc && w.sync) rc = wait_durable_locked(db, w.wal_number, w.wal_offset);
+    if (sync) db->sync_active--;
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
     return rc;
