@@ -160,7 +160,8 @@ static int replay_wal(struct lsmer_db *db, uint64_t number, struct version_edit 
         if (batch_count_rep(rep) && last - 1 > atomic_load(&db->last_seq))
             atomic_store(&db->last_seq, last - 1);
         records++;
-        if (memtable_bytes(db->mem) >= db->opt.memtable_size) {
+        /* A read-only open writes nothing: the memtable holds it all. */
+        if (!db->opt.read_only && memtable_bytes(db->mem) >= db->opt.memtable_size) {
             struct file_meta *meta = NULL;
             uint64_t fnum = version_set_new_file_number(db->vs);
             struct iter *it = memtable_iter(db->mem);
