@@ -25,7 +25,7 @@ packages=(
   libzstd-dev libcmocka-dev
   libfuse3-dev fuse3
   # programs the mount tests drive
-  sqlite3 rsync attr acl tar coreutils findutils util-linux procps psmisc
+  sqlite3 rsync attr acl tar coreutils findutils util-linux procps psmisc python3 perl
   clang-format
 )
 if [ "$want_bench" -eq 1 ]; then

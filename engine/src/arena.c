@@ -19,6 +19,7 @@ void arena_init(struct arena *a)
     a->left = 0;
     a->blocks = NULL;
     atomic_init(&a->usage, 0);
+    atomic_init(&a->used, 0);
 }
 
 void arena_destroy(struct arena *a)
@@ -57,9 +58,17 @@ static void *arena_alloc_fallback(struct arena *a, size_t n)
     return p;
 }
 
+/* One writer: a plain load and store, no locked instruction. */
+static inline void count_used(struct arena *a, size_t n)
+{
+    atomic_store_explicit(&a->used, atomic_load_explicit(&a->used, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
     if (n == 0) n = 1; /* distinct non-NULL pointers, like malloc */
+    count_used(a, n);
     if (n <= a->left) {
         char *p = a->ptr;
         a->ptr += n;
@@ -72,6 +81,7 @@ void *arena_alloc(struct arena *a, size_t n)
 void *arena_alloc_aligned(struct arena *a, size_t n)
 {
     if (n == 0) n = 1;
+    count_used(a, n);
     size_t mod = (uintptr_t)a->ptr & (ARENA_ALIGN - 1);
     size_t pad = mod ? ARENA_ALIGN - mod : 0;
     if (a->ptr && n <= a->left && pad <= a->left - n) {
@@ -82,6 +92,11 @@ void *arena_alloc_aligned(struct arena *a, size_t n)
     }
     /* Fresh blocks start aligned (the data member is aligned). */
     return arena_alloc_fallback(a, n);
+}
+
+size_t arena_bytes_used(const struct arena *a)
+{
+    return atomic_load_explicit(&a->used, memory_order_relaxed);
 }
 
 size_t arena_memory_usage(const struct arena *a)

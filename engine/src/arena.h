@@ -27,6 +27,7 @@ struct arena {
     size_t left;                /* bytes left in the current block */
     struct arena_block *blocks; /* every block, newest first */
     _Atomic size_t usage;       /* bytes malloc'd for blocks and headers */
+    _Atomic size_t used;        /* bytes handed out (written by the one writer) */
 };
 
 void arena_init(struct arena *a);
@@ -40,5 +41,8 @@ void *arena_alloc_aligned(struct arena *a, size_t n);
 
 /* Bytes the arena holds from malloc; readable from any thread. */
 size_t arena_memory_usage(const struct arena *a);
+/* Bytes handed out by the allocation calls (what the data takes, without
+ * the unused tail of the current block); readable from any thread. */
+size_t arena_bytes_used(const struct arena *a);
 
 #endif /* LSMER_ARENA_H */

@@ -62,7 +62,10 @@ static int emit_piece(void *arg, struct slice start, struct slice end, const uin
     return 0;
 }
 
-static int open_output(struct compact_state *cs, struct slice lo_ukey)
+/* Opens the next output. Its tombstone span starts where the previous
+ * output's ended (cur.lo, set by finish_output), not at its own first key:
+ * keys dropped between the two must not take their tombstones with them. */
+static int open_output(struct compact_state *cs)
 {
     struct lsmer_db *db = cs->db;
     pthread_mutex_lock(&db->mu);
@@ -75,9 +78,18 @@ static int open_output(struct compact_state *cs, struct slice lo_ukey)
     topt.bloom_bits_per_key = db_bloom_bits(db, cs->c->output_level);
     int rc = env_open(db->env, path, ENV_WRITE, &cs->cur.f);
     if (!rc) rc = table_builder_new(cs->cur.f, &topt, &cs->cur.tb);
+    if (rc) {
+        /* Nothing to finish: undo the open here. */
+        env_close(cs->cur.f);
+        cs->cur.f = NULL;
+        env_remove(db->env, path);
+        pthread_mutex_lock(&db->mu);
+        db_remove_pending_locked(db, cs->cur.number);
+        pthread_mutex_unlock(&db->mu);
+    } else {
+        cs->have_cur = 1;
+    }
     free(path);
-    if (!rc) rc = buffer_set(&cs->cur.lo, lo_ukey.p, lo_ukey.n);
-    cs->have_cur = 1;
     return rc;
 }
 
@@ -119,6 +131,7 @@ static int finish_output(struct compact_state *cs, struct slice hi_ukey, int fir
     }
     table_builder_free(cs->cur.tb);
     cs->cur.tb = NULL;
+    if (!rc && hi_ukey.p) rc = buffer_set(&cs->cur.lo, hi_ukey.p, hi_ukey.n);
     int crc = env_close(cs->cur.f);
     cs->cur.f = NULL;
     if (!rc) rc = crc;
@@ -274,14 +287,15 @@ static int do_compaction(struct compact_state *cs)
                    compaction_key_not_in_deeper_levels(c, uk)) {
             drop = 1;
         } else if (full) {
-            uint64_t ts = rdel_max_covering(full, uk, SEQ_MAX);
-            /* covered by a tombstone that every snapshot sees */
-            if (ts > seq && ts <= cs->oldest_snapshot) drop = 1;
+            /* Covered by a tombstone that every snapshot sees. Not the
+             * newest covering tombstone: that one may be newer than a
+             * snapshot while an older one (dropped at the bottom) is not. */
+            if (rdel_max_covering(full, uk, cs->oldest_snapshot) > seq) drop = 1;
         }
         last_seq_for_key = seq;
         if (drop) continue;
         if (!cs->have_cur) {
-            rc = open_output(cs, uk);
+            rc = open_output(cs);
             if (rc) break;
         }
         rc = table_builder_add(cs->cur.tb, ik, iter_value(in));
@@ -292,7 +306,7 @@ static int do_compaction(struct compact_state *cs)
     buffer_free(&cur_ukey);
     if (!rc && !cs->have_cur && cs->rdels && !rdel_empty(cs->rdels)) {
         /* Only tombstones survive: they still need a home. */
-        rc = open_output(cs, rdel_smallest(cs->rdels));
+        rc = open_output(cs);
     }
     if (!rc && cs->have_cur) rc = finish_output(cs, slice_make(NULL, 0), first_output);
     if (!rc && cs->nouts) rc = env_sync_dir(db->env, db->dir);

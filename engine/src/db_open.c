@@ -200,6 +200,30 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Every table the manifest names must be in the directory; a missing one
+ * means the manifest or the directory is damaged (reads would otherwise
+ * report its keys as absent). */
+static int check_tables_present(struct lsmer_db *db, char **names, size_t n)
+{
+    struct version *v = version_set_current(db->vs);
+    for (int level = 0; level < LSMER_MAX_LEVELS; level++) {
+        for (size_t i = 0; i < v->nfiles[level]; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "%06" PRIu64 ".sst", v->files[level][i]->number);
+            int found = 0;
+            for (size_t j = 0; j < n && !found; j++) found = names[j] && !strcmp(names[j], want);
+            if (!found) {
+                db_log(db, LSMER_LOG_ERROR,
+                       "the manifest names table %s (level %d) but it is missing from %s: the "
+                       "database is damaged; run lsmer fsck",
+                       want, level, db->dir);
+                return -LSMER_ECORRUPT;
+            }
+        }
+    }
+    return 0;
+}
+
 static int recover(struct lsmer_db *db)
 {
     struct version_edit edit_s, *edit = &edit_s;
@@ -255,6 +279,23 @@ static int recover(struct lsmer_db *db)
         }
     }
     qsort(logs, nlogs, sizeof(*logs), cmp_u64);
+    rc = check_tables_present(db, names, n);
+    if (rc) goto out;
+    if (min_log && !db->opt.read_only) {
+        /* The manifest's log is created (and its directory entry synced)
+         * before any edit names it, and removed only after a later edit
+         * names a newer one: if it is gone, the manifest lost edits. */
+        int found = 0;
+        for (size_t i = 0; i < nlogs && !found; i++) found = logs[i] == min_log;
+        if (!found) {
+            db_log(db, LSMER_LOG_ERROR,
+                   "the manifest's WAL %06" PRIu64 ".log is missing from %s: the manifest "
+                   "is damaged or out of date; run lsmer fsck",
+                   min_log, db->dir);
+            rc = -LSMER_ECORRUPT;
+            goto out;
+        }
+    }
     for (size_t i = 0; i < nlogs; i++) {
         rc = replay_wal(db, logs[i], edit);
         if (rc) goto out;

@@ -81,6 +81,7 @@ static int get_from_file(struct lsmer_db *db, const struct file_meta *f, struct 
     struct table *t;
     struct tc_handle *h;
     int rc = table_cache_get(db->tcache, f, &t, &h);
+    if (rc == -ENOENT) rc = -LSMER_ECORRUPT; /* a live table vanished: not "key absent" */
     if (rc) {
         db_log(db, LSMER_LOG_ERROR, "cannot read table %06llu.sst: %s",
                (unsigned long long)f->number, lsmer_strerror(rc));

@@ -33,7 +33,7 @@ int lsmer_get_stats(lsmer_db *db, lsmer_stats *s)
     s->memtable_bytes = memtable_bytes(db->mem);
     for (int i = 0; i < db->n_imm; i++) s->memtable_bytes += memtable_bytes(db->imm[i].mem);
     s->immutable_memtables = (uint64_t)db->n_imm;
-    s->wal_file_bytes = db->wal ? wal_file_size(db->wal) : 0;
+    s->wal_file_bytes = db->wal_appended; /* the leader appends without mu */
     s->live_snapshots = db->n_snapshots;
     s->last_sequence = atomic_load(&db->last_seq);
     s->background_error = db->bg_error;

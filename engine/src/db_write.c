@@ -325,6 +325,7 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
             lsmer_batch_clear(db->group_batch);
             size_t bytes = 0;
             for (struct db_writer *x = &w; x; x = x->next) {
+                if (!x->batch) break; /* lsmer_flush waits for its own turn */
                 size_t n = lsmer_batch_bytes(x->batch);
                 if (x != &w && bytes + n > GROUP_MAX_BYTES) break;
                 rc = batch_append_rep(db->group_batch, batch_rep(x->batch));

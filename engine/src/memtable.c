@@ -218,7 +218,9 @@ const struct rdel_set *memtable_range_dels(struct memtable *m)
 
 size_t memtable_bytes(const struct memtable *m)
 {
-    return arena_memory_usage(&m->arena) +
+    /* What the entries take, not the arena's allocated blocks: a fresh
+     * memtable is empty even though its first block is 64 KiB. */
+    return arena_bytes_used(&m->arena) +
            atomic_load_explicit((_Atomic size_t *)&m->rdel_bytes, memory_order_relaxed);
 }
 

@@ -825,6 +825,7 @@ int version_set_recover(struct version_set *vs, int *created_new)
         vs_log(vs, LSMER_LOG_ERROR, "%s: cannot open (%d)", path, rc);
         return rc == -ENOENT ? -LSMER_ECORRUPT : rc;
     }
+    wal_reader_set_strict_tail(r, 1);
     for (;;) {
         rc = wal_read_record(r, &rec);
         if (rc == 0) break;

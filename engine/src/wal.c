@@ -150,6 +150,7 @@ struct wal_reader {
     uint64_t good_end; /* offset past the last record returned */
     uint64_t dropped;
     int eof;
+    int strict_tail; /* a whole final fragment that fails its checksum is corruption */
     int err;
     char detail[200];
 };
@@ -340,6 +341,11 @@ int wal_read_record(struct wal_reader *r, struct buffer *out)
         }
         if (!wal_fragment_ok(r, r->block, r->block_len, r->pos)) {
             int placed = wal_fragment_placed(r->block, r->block_len, r->pos);
+            if (placed && r->strict_tail) {
+                snprintf(r->detail, sizeof(r->detail),
+                         "bad checksum in a complete fragment at offset %" PRIu64, frag_off);
+                return wal_corrupt(r);
+            }
             return wal_damage(r, placed ? "bad checksum" : "misplaced fragment");
         }
         /* The fragment verifies, so anything wrong now is damage followed by
@@ -371,6 +377,11 @@ int wal_read_record(struct wal_reader *r, struct buffer *out)
             rec_start = frag_off;
         }
     }
+}
+
+void wal_reader_set_strict_tail(struct wal_reader *r, int strict)
+{
+    r->strict_tail = strict;
 }
 
 uint64_t wal_reader_tail_dropped(const struct wal_reader *r)

@@ -73,6 +73,12 @@ int wal_reader_open(struct lsmer_env *env, const char *path, uint64_t log_number
                     struct wal_reader **out);
 /* 1: *out holds the next record; 0: end of log; <0: error (sticky). */
 int wal_read_record(struct wal_reader *r, struct buffer *out);
+/* Strict tail: a final fragment that is whole (its length fits in the
+ * file) but fails its checksum is corruption, not a torn write. For logs
+ * whose records are synced one by one before anything depends on them (the
+ * manifest): losing such a record silently would forget live tables. An
+ * incomplete final fragment is still a torn tail. */
+void wal_reader_set_strict_tail(struct wal_reader *r, int strict);
 /* Bytes after the last good record that were dropped as a torn tail. */
 uint64_t wal_reader_tail_dropped(const struct wal_reader *r);
 /* File offset just past the last record returned (a safe truncation point). */

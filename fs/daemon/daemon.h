@@ -1,0 +1,29 @@
+/*
+ * daemon.h — the lsmerfs daemon: FUSE low-level glue (ops.c) and main()
+ * (main.c). The glue is thin by design: each adapter turns one FUSE request
+ * into one fs core call (fs/core/fs.h) and its result into one reply; only
+ * adapters call fuse_reply_*. No POSIX rule lives here.
+ *
+ * Thread safety: the session runs a multi-threaded loop; the adapters keep
+ * no state of their own beyond struct lsmerfs_daemon, which is read-only
+ * once the session starts. Directory handles are struct fs_dir pointers in
+ * fi->fh, used by one request at a time (the kernel serialises readdir on
+ * one open directory; fs_dir has its own lock in any case).
+ */
+#ifndef LSMERFS_DAEMON_H
+#define LSMERFS_DAEMON_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+
+struct lsmerfs_daemon {
+    struct lsmerfs *fs;
+    int writeback;  /* ask for the kernel's writeback cache */
+    double timeout; /* entry and attribute cache validity, seconds */
+};
+
+extern const struct fuse_lowlevel_ops lsmerfs_ll_ops;
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * ops.c — the FUSE low-level operations table: thin adapters from requests
+ * to fs core calls (see daemon.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+static struct lsmerfs_daemon *dm(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+static struct fs_ctx req_ctx(fuse_req_t req)
+{
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    /* Without FUSE_CAP_DONT_MASK the kernel has applied the umask. */
+    struct fs_ctx x = {.uid = c->uid, .gid = c->gid, .pid = c->pid, .umask = 0};
+    return x;
+}
+
+static void reply_entry(fuse_req_t req, int rc, const struct stat *st)
+{
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof(e));
+    e.ino = st->st_ino;
+    e.attr = *st;
+    e.attr_timeout = dm(req)->timeout;
+    e.entry_timeout = dm(req)->timeout;
+    fuse_reply_entry(req, &e);
+}
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+    struct lsmerfs_daemon *d = userdata;
+    if (d->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+        conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    else
+        conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    /* Let the kernel clear setuid/setgid itself (it sends a setattr of the
+     * mode); the core also clears them on writes it receives. */
+    conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+    conn->max_write = 1u << 20;
+    conn->time_gran = 1;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct stat st;
+    int rc = fs_lookup(dm(req)->fs, parent, name, &st);
+    if (rc == -ENOENT) {
+        /* A negative entry: the kernel may cache the absence, since every
+         * change to this tree passes through it. */
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof(e));
+        e.entry_timeout = dm(req)->timeout;
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    reply_entry(req, rc, &st);
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    fs_forget(dm(req)->fs, ino, nlookup);
+    fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    for (size_t i = 0; i < count; i++) fs_forget(dm(req)->fs, forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct stat st;
+    int rc = fs_getattr(dm(req)->fs, ino, &st);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_attr(req, &st, dm(req)->timeout);
+}
+
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+                       struct fuse_file_info *fi)
+{
+    (void)fi;
+    static const struct {
+        int fuse;
+        unsigned fs;
+    } map[] = {
+        {FUSE_SET_ATTR_MODE, FS_SET_MODE},
+        {FUSE_SET_ATTR_UID, FS_SET_UID},
+        {FUSE_SET_ATTR_GID, FS_SET_GID},
+        {FUSE_SET_ATTR_SIZE, FS_SET_SIZE},
+        {FUSE_SET_ATTR_ATIME, FS_SET_ATIME},
+        {FUSE_SET_ATTR_MTIME, FS_SET_MTIME},
+        {FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW},
+        {FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW},
+        {FUSE_SET_ATTR_CTIME, FS_SET_CTIME},
+    };
+    unsigned to_set = 0;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (valid & map[i].fuse) to_set |= map[i].fs;
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    int rc = fs_setattr(dm(req)->fs, ino, attr, to_set, &ctx, &st);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_attr(req, &st, dm(req)->timeout);
+}
+
+static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    char buf[PATH_MAX + 1];
+    size_t len;
+    int rc = fs_readlink(dm(req)->fs, ino, buf, sizeof(buf), &len);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_readlink(req, buf);
+}
+
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    reply_entry(req, fs_mknod(dm(req)->fs, parent, name, mode, rdev, &ctx, &st), &st);
+}
+
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    reply_entry(req, fs_mkdir(dm(req)->fs, parent, name, mode, &ctx, &st), &st);
+}
+
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    reply_entry(req, fs_symlink(dm(req)->fs, link, parent, name, &ctx, &st), &st);
+}
+
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    reply_entry(req, fs_link(dm(req)->fs, ino, newparent, newname, &ctx, &st), &st);
+}
+
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_unlink(dm(req)->fs, parent, name, &ctx));
+}
+
+static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_rmdir(dm(req)->fs, parent, name, &ctx));
+}
+
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_rename(dm(req)->fs, parent, name, newparent, newname, flags, &ctx));
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    uint64_t fh;
+    int rc = fs_open_file(dm(req)->fs, ino, fi->flags, &ctx, &fh);
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    fi->fh = fh;
+    fi->keep_cache = 1; /* only this daemon changes the data */
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_release(dm(req)->fs, ino, fh);
+}
+
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    struct stat st;
+    uint64_t fh;
+    int rc = fs_create(dm(req)->fs, parent, name, mode, fi->flags, &ctx, &fh, &st);
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof(e));
+    e.ino = st.st_ino;
+    e.attr = st;
+    e.attr_timeout = e.entry_timeout = dm(req)->timeout;
+    fi->fh = fh;
+    fi->keep_cache = 1;
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) fs_release(dm(req)->fs, st.st_ino, fh);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    char *buf = malloc(size ? size : 1);
+    size_t n = 0;
+    int rc = buf ? fs_read(dm(req)->fs, ino, fi->fh, buf, size, off, &n) : -ENOMEM;
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_buf(req, buf, n);
+    free(buf);
+}
+
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    size_t n;
+    int rc = fs_write(dm(req)->fs, ino, fi->fh, buf, size, off, &ctx, &n);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_write(req, n);
+}
+
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    /* Every write is in the store's log already; with the writeback cache
+     * the kernel has sent its dirty pages before this request. */
+    fuse_reply_err(req, 0);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, -fs_release(dm(req)->fs, ino, fi->fh));
+}
+
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)fi;
+    fuse_reply_err(req, -fs_fsync(dm(req)->fs, ino, datasync));
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_dir *d;
+    int rc = fs_opendir(dm(req)->fs, ino, &d);
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    fi->fh = (uint64_t)(uintptr_t)d;
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_releasedir(dm(req)->fs, d);
+}
+
+struct dirbuf {
+    fuse_req_t req;
+    char *buf;
+    size_t size, used;
+    int plus;
+};
+
+static int add_dirent(void *arg, const char *name, const struct stat *st, int full, off_t next)
+{
+    struct dirbuf *db = arg;
+    size_t room = db->size - db->used, need;
+    if (db->plus) {
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof(e));
+        e.attr = *st;
+        if (full) {
+            e.ino = st->st_ino;
+            e.attr_timeout = e.entry_timeout = dm(db->req)->timeout;
+        }
+        need = fuse_add_direntry_plus(db->req, db->buf + db->used, room, name, &e, next);
+    } else {
+        need = fuse_add_direntry(db->req, db->buf + db->used, room, name, st, next);
+    }
+    if (need > room) return 1; /* not consumed; the next call starts here */
+    db->used += need;
+    return 0;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, int plus)
+{
+    struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+    struct dirbuf db = {.req = req, .buf = malloc(size ? size : 1), .size = size, .plus = plus};
+    int rc = db.buf ? fs_readdir(dm(req)->fs, d, off, plus, add_dirent, &db) : -ENOMEM;
+    /* Entries already packed are worth more than a late error. */
+    if (rc && db.used == 0)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_buf(req, db.buf, db.used);
+    free(db.buf);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    (void)ino;
+    do_readdir(req, size, off, fi, 0);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    (void)ino;
+    do_readdir(req, size, off, fi, 1);
+}
+
+static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    fs_releasedir(dm(req)->fs, (struct fs_dir *)(uintptr_t)fi->fh);
+    fuse_reply_err(req, 0);
+}
+
+static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)fi;
+    fuse_reply_err(req, -fs_fsync(dm(req)->fs, ino, datasync));
+}
+
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    (void)ino;
+    struct statvfs sv;
+    int rc = fs_statfs(dm(req)->fs, &sv);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_statfs(req, &sv);
+}
+
+static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_setxattr(dm(req)->fs, ino, name, value, size, flags, &ctx));
+}
+
+static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    char *buf = size ? malloc(size) : NULL;
+    size_t len = 0;
+    int rc = (size && !buf) ? -ENOMEM : fs_getxattr(dm(req)->fs, ino, name, buf, size, &len);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else if (size == 0)
+        fuse_reply_xattr(req, len);
+    else
+        fuse_reply_buf(req, buf, len);
+    free(buf);
+}
+
+static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    char *buf = size ? malloc(size) : NULL;
+    size_t len = 0;
+    int rc = (size && !buf) ? -ENOMEM : fs_listxattr(dm(req)->fs, ino, buf, size, &len);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else if (size == 0)
+        fuse_reply_xattr(req, len);
+    else
+        fuse_reply_buf(req, buf, len);
+    free(buf);
+}
+
+static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_removexattr(dm(req)->fs, ino, name, &ctx));
+}
+
+static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                         struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct fs_ctx ctx = req_ctx(req);
+    fuse_reply_err(req, -fs_fallocate(dm(req)->fs, ino, mode, offset, length, &ctx));
+}
+
+static void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                     struct fuse_file_info *fi)
+{
+    (void)fi;
+    off_t out;
+    int rc = fs_lseek(dm(req)->fs, ino, off, whence, &out);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_lseek(req, out);
+}
+
+const struct fuse_lowlevel_ops lsmerfs_ll_ops = {
+    .init = ll_init,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .setattr = ll_setattr,
+    .readlink = ll_readlink,
+    .mknod = ll_mknod,
+    .mkdir = ll_mkdir,
+    .symlink = ll_symlink,
+    .link = ll_link,
+    .unlink = ll_unlink,
+    .rmdir = ll_rmdir,
+    .rename = ll_rename,
+    .open = ll_open,
+    .create = ll_create,
+    .read = ll_read,
+    .write = ll_write,
+    .flush = ll_flush,
+    .release = ll_release,
+    .fsync = ll_fsync,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .readdirplus = ll_readdirplus,
+    .releasedir = ll_releasedir,
+    .fsyncdir = ll_fsyncdir,
+    .statfs = ll_statfs,
+    .setxattr = ll_setxattr,
+    .getxattr = ll_getxattr,
+    .listxattr = ll_listxattr,
+    .removexattr = ll_removexattr,
+    .fallocate = ll_fallocate,
+    .lseek = ll_lseek,
+};
