@@ -162,7 +162,7 @@ static int collect_tombstones(struct compact_state *cs)
             struct table *t;
             struct tc_handle *h;
             rc = table_cache_get(db->tcache, f, &t, &h);
-            if (rc) return rc;
+            if (rc) goto out;
             const struct rdel_set *rd = table_range_dels(t);
             if (rd && !rdel_empty(rd)) {
                 if (!all && !(all = rdel_new())) rc = -ENOMEM;
