@@ -38,6 +38,8 @@ static int make_node(struct lsmerfs *fs, uint64_t parent, const char *name, mode
         if (tlen > FS_SYMLINK_MAX) return -ENAMETOOLONG;
         if (tlen == 0) return -ENOENT;
     }
+    rc = fs_space_check(fs, tlen);
+    if (rc) return rc;
     switch (mode & S_IFMT) {
     case S_IFREG:
     case S_IFDIR:
@@ -171,6 +173,8 @@ int fs_link(struct lsmerfs *fs, uint64_t ino, uint64_t newparent, const char *ne
     size_t nlen;
     int rc = fs_check_name(newname, &nlen);
     if (rc) return rc == -EINVAL ? -EEXIST : rc;
+    rc = fs_space_check(fs, nlen);
+    if (rc) return rc;
     struct fs_inode *pi = malloc(2 * sizeof(*pi)), *in = pi + 1;
     struct kv_batch *b = NULL;
     struct fs_locks l = {.n = 0};
@@ -281,6 +285,7 @@ static int remove_name(struct lsmerfs *fs, uint64_t parent, const char *name, in
     if (rc == 0) rc = fs_inode_put(b, parent, pi);
     if (rc == 0) rc = in->nlink == 0 ? fs_drop_inode(fs, b, ino, in) : fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
+    if (rc == 0 && in->nlink == 0) fs_space_freed(fs, ino);
 out:
     fs_unlock_inos(fs, &l);
     pthread_mutex_unlock(&fs->ns_lock);

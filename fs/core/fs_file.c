@@ -140,6 +140,7 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
         rc = fs_inode_put(b, ino, in);
         if (rc == 0) rc = kv_commit(fs->kv, b, 0);
         if (rc) goto out;
+        fs_space_freed(fs, ino);
     }
     rc = fs_node_get(fs, ino, 0, 1);
     if (rc) goto out;
@@ -250,8 +251,13 @@ int fs_write(struct lsmerfs *fs, uint64_t ino, uint64_t fh, const void *buf, siz
         free(in);
         return -EFBIG;
     }
+    int rc = fs_space_check(fs, size);
+    if (rc) {
+        free(in);
+        return rc;
+    }
     fs_lock_inos(fs, &l, &ino, 1);
-    int rc = fs_inode_get(fs, NULL, ino, in);
+    rc = fs_inode_get(fs, NULL, ino, in);
     if (rc) goto out;
     if (S_ISDIR(in->mode)) {
         rc = -EISDIR;
@@ -392,7 +398,10 @@ int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t le
         in->mtime_ns = in->ctime_ns = now;
     } else if (mode == 0 && end > in->size) {
         /* Space is not reserved (an LSM tree cannot promise it); the file
-         * grows and the new range reads as zeros. */
+         * grows and the new range reads as zeros. Still refused when the
+         * volume is down to the reserve, as growing a file is. */
+        rc = fs_space_check(fs, 0);
+        if (rc) goto out;
         rc = fs_truncate_locked(fs, b, ino, in, end);
         in->ctime_ns = now;
     } else {
@@ -400,6 +409,7 @@ int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t le
     }
     if (rc == 0) rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
+    if (rc == 0 && punch) fs_space_freed(fs, ino);
 out:
     fs_unlock_inos(fs, &l);
     kv_batch_free(b);

@@ -210,7 +210,7 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
     rc = kv_batch_new(&b);
     if (rc) goto out;
     int64_t now = fs_now_ns();
-    int changed = 0;
+    int changed = 0, shrunk = 0;
     if (to_set & FS_SET_SIZE) {
         if (S_ISDIR(in->mode)) {
             rc = -EISDIR;
@@ -224,6 +224,11 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
             rc = -EINVAL;
             goto out;
         }
+        if ((uint64_t)attr->st_size > in->size) {
+            rc = fs_space_check(fs, 0); /* truncate down always proceeds */
+            if (rc) goto out;
+        }
+        if ((uint64_t)attr->st_size < in->size) shrunk = 1;
         if ((uint64_t)attr->st_size != in->size) {
             rc = fs_truncate_locked(fs, b, ino, in, (uint64_t)attr->st_size);
             if (rc) goto out;
@@ -263,6 +268,7 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
     if (to_set & FS_SET_CTIME) in->ctime_ns = ts_to_ns(&attr->st_ctim);
     rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
+    if (rc == 0 && shrunk) fs_space_freed(fs, ino);
     if (rc == 0 && out) fs_inode_to_stat(fs, ino, in, out);
 out:
     fs_unlock_inos(fs, &l);

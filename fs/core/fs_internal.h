@@ -7,6 +7,7 @@
 #define LSMERFS_FS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "fs.h"
@@ -16,6 +17,7 @@
 #define FS_STRIPES 256u
 #define FS_INO_CHUNK 1024u
 #define FS_INODE_BUF (FS_INODE_FIXED_LEN + FS_INLINE_CAP)
+#define FS_RECLAIM_MAX 256u
 
 struct fs_node;
 
@@ -39,6 +41,19 @@ struct lsmerfs {
     struct fs_node **node_tab; /* node_lock: referenced inodes (fs_nodes.c) */
     size_t node_buckets;       /* node_lock */
     size_t node_count;         /* node_lock */
+
+    /* The free-space reserve (fs_space.c). space_lock is a leaf. */
+    pthread_mutex_t space_lock;
+    pthread_cond_t space_cv;
+    _Atomic int64_t space_checked_ns; /* monotonic time of the last statvfs */
+    _Atomic uint64_t space_written;   /* bytes asked for since then */
+    _Atomic int space_low;            /* free space was below the reserve */
+    pthread_t reclaim_thread;
+    int reclaim_running; /* space_lock: the thread exists */
+    int reclaim_stop;    /* space_lock */
+    /* space_lock: inodes whose deleted blocks await compaction */
+    uint64_t reclaim_ino[FS_RECLAIM_MAX];
+    int reclaim_n;
 };
 
 /* A set of inode stripe locks, taken in ascending order. */
@@ -98,6 +113,17 @@ int fs_truncate_locked(struct lsmerfs *fs, struct kv_batch *b, uint64_t ino, str
 /* Clears setuid, and setgid when group-executable, as a write by a
  * non-root caller does. */
 void fs_kill_suid(struct fs_inode *in, const struct fs_ctx *ctx);
+
+/* The free-space reserve (fs_space.c). */
+uint64_t fs_space_reserve_default(struct kv *kv);
+int fs_space_init(struct lsmerfs *fs);
+void fs_space_stop(struct lsmerfs *fs);
+/* -ENOSPC if the volume's free space is below the reserve; called before
+ * any operation that grows the store, bytes being about what it adds. */
+int fs_space_check(struct lsmerfs *fs, uint64_t bytes);
+/* Data of ino was deleted (committed): while space is short, have it
+ * compacted away soon. Takes only space_lock. */
+void fs_space_freed(struct lsmerfs *fs, uint64_t ino);
 
 static inline uint8_t fs_dtype(uint32_t mode)
 {

@@ -230,6 +230,8 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
     pthread_mutex_init(&fs->ns_lock, NULL);
     pthread_mutex_init(&fs->alloc_lock, NULL);
     pthread_mutex_init(&fs->node_lock, NULL);
+    pthread_mutex_init(&fs->space_lock, NULL);
+    pthread_cond_init(&fs->space_cv, NULL);
     for (unsigned i = 0; i < FS_STRIPES; i++) pthread_mutex_init(&fs->stripe[i], NULL);
 
     struct kv_buf v = {0};
@@ -259,13 +261,9 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
     fs->inline_max = fs->super.inline_max;
     fs->next_ino = fs->super.ino_limit;
     fs->reserve_bytes = o->reserve_bytes;
-    if (!fs->reserve_bytes) {
-        struct kv_space sp;
-        if (kv_space(fs->kv, &sp) == 0) {
-            fs->reserve_bytes = sp.total_bytes / 100;
-            if (fs->reserve_bytes > (1ull << 30)) fs->reserve_bytes = 1ull << 30;
-        }
-    }
+    if (!fs->reserve_bytes) fs->reserve_bytes = fs_space_reserve_default(fs->kv);
+    rc = fs_space_init(fs);
+    if (rc) goto fail;
     rc = reclaim_orphans(fs);
     if (rc) goto fail;
     kv_buf_free(&v);
@@ -273,9 +271,12 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
     return 0;
 fail:
     kv_buf_free(&v);
+    fs_space_stop(fs);
     kv_close(fs->kv);
     fs_nodes_free(fs);
     for (unsigned i = 0; i < FS_STRIPES; i++) pthread_mutex_destroy(&fs->stripe[i]);
+    pthread_mutex_destroy(&fs->space_lock);
+    pthread_cond_destroy(&fs->space_cv);
     free(fs);
     return rc;
 }
@@ -283,6 +284,7 @@ fail:
 void fs_close(struct lsmerfs *fs)
 {
     if (!fs) return;
+    fs_space_stop(fs);
     kv_sync(fs->kv);
     kv_close(fs->kv);
     fs_nodes_free(fs);
@@ -290,6 +292,8 @@ void fs_close(struct lsmerfs *fs)
     pthread_mutex_destroy(&fs->ns_lock);
     pthread_mutex_destroy(&fs->alloc_lock);
     pthread_mutex_destroy(&fs->node_lock);
+    pthread_mutex_destroy(&fs->space_lock);
+    pthread_cond_destroy(&fs->space_cv);
     free(fs);
 }
 

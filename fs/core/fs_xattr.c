@@ -83,6 +83,8 @@ int fs_setxattr(struct lsmerfs *fs, uint64_t ino, const char *name, const void *
      * programs (cp -a) believe they set a mode through an ACL. Refusing
      * them sends those programs to chmod. */
     if (strncmp(name, "system.posix_acl_", 17) == 0) return -EOPNOTSUPP;
+    int rc = fs_space_check(fs, size + strlen(name));
+    if (rc) return rc;
     return xattr_change(fs, ino, name, value ? value : "", size, flags);
 }
 

@@ -12,7 +12,16 @@
 struct kv {
     lsmer_db *db;
     char *dir;
+    uint64_t headroom;
 };
+
+/* volume / div, between lo and dflt. */
+static uint64_t scale_to_volume(uint64_t volume, uint64_t div, uint64_t lo, uint64_t dflt)
+{
+    uint64_t v = volume / div;
+    if (v < lo) v = lo;
+    return v < dflt ? v : dflt;
+}
 
 /* The engine's batch and snapshot are used as they are: these wrappers only
  * exist so that fs code never names an lsmer type. */
@@ -45,7 +54,23 @@ int kv_open(const char *dir, size_t memtable_bytes, kv_log_fn log, void *log_arg
     }
     lsmer_options opt;
     lsmer_options_init(&opt);
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0) {
+        uint64_t volume = (uint64_t)sv.f_blocks * (sv.f_frsize ? sv.f_frsize : sv.f_bsize);
+        opt.memtable_size = (size_t)scale_to_volume(volume, 64, 1u << 20, opt.memtable_size);
+        opt.target_file_size = (size_t)scale_to_volume(volume, 64, 1u << 20, opt.target_file_size);
+        opt.level1_size = scale_to_volume(volume, 8, 4u << 20, opt.level1_size);
+    }
     if (memtable_bytes) opt.memtable_size = memtable_bytes;
+    /* Flushing: the full memtable's log, the table it becomes and the next
+     * log. Compacting: level 0 (its trigger plus what piles up while it
+     * runs) into all of level 1 in the worst case, or one file of a deeper
+     * level into the files it overlaps, and the outputs are written before
+     * the inputs go. */
+    uint64_t mem = opt.memtable_size, file = opt.target_file_size;
+    uint64_t l0 = (uint64_t)opt.l0_compaction_trigger + 2;
+    uint64_t deep = 12 * file;
+    kv->headroom = 3 * mem + l0 * mem + (opt.level1_size > deep ? opt.level1_size : deep);
     opt.log = log;
     opt.log_arg = log_arg;
     opt.log_level = log_level;
@@ -200,6 +225,22 @@ int kv_iter_value(struct kv_iter *it, const void **val, size_t *vlen)
 int kv_iter_status(const struct kv_iter *it)
 {
     return lsmer_iter_status(it->it);
+}
+
+int kv_flush(struct kv *kv)
+{
+    return lsmer_flush(kv->db);
+}
+
+int kv_compact(struct kv *kv, const void *start, size_t slen, const void *end, size_t elen)
+{
+    lsmer_range r = {start, slen, end, elen};
+    return lsmer_compact_range(kv->db, &r);
+}
+
+uint64_t kv_headroom(const struct kv *kv)
+{
+    return kv->headroom;
 }
 
 int kv_space(struct kv *kv, struct kv_space *out)

@@ -48,7 +48,10 @@ typedef void (*kv_log_fn)(void *arg, int level, const char *msg);
 /* Opens (creating if missing) the store in dir. -EBUSY when another process
  * holds it, -EINVAL when dir holds something else. log may be NULL (stderr);
  * messages above log_level (0 error, 1 warning, 2 info, 3 debug) are
- * dropped. memtable_bytes 0 means the engine default. */
+ * dropped. memtable_bytes 0 means the engine default (32 MiB). On a small
+ * volume the memtable and table files are scaled down to 1/64 of it (at
+ * least 1 MiB) and level 1 to 1/8 (at least 4 MiB), so that writing out the
+ * memtable and compacting never need a large part of the volume. */
 int kv_open(const char *dir, size_t memtable_bytes, kv_log_fn log, void *log_arg, int log_level,
             struct kv **out);
 void kv_close(struct kv *kv);
@@ -88,6 +91,17 @@ const void *kv_iter_key(const struct kv_iter *it, size_t *klen);
 int kv_iter_value(struct kv_iter *it, const void **val, size_t *vlen);
 /* 0 if the iterator ran off the end of its range; an error otherwise. */
 int kv_iter_status(const struct kv_iter *it);
+
+/* Writes everything buffered in memory to the store's files and waits. */
+int kv_flush(struct kv *kv);
+/* Rewrites the stored data in [start, end) (NULL: unbounded) so that deleted
+ * data really gives its space back; waits. */
+int kv_compact(struct kv *kv, const void *start, size_t slen, const void *end, size_t elen);
+/* The bytes the store may need on top of what it holds, at any moment: a
+ * full memtable written out while its log still exists, a new log, and its
+ * largest routine compaction (outputs are written before the inputs go).
+ * The filesystem keeps at least this much free (fs_space.c). */
+uint64_t kv_headroom(const struct kv *kv);
 
 /* Space of the volume under the store's directory. */
 int kv_space(struct kv *kv, struct kv_space *out);
