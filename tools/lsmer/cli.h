@@ -31,7 +31,7 @@
     X(dump, "print the keys and values of a database")                                             \
     X(scrub, "read and verify every block of a database")                                          \
     X(backup, "copy a live or stopped filesystem from one consistent snapshot")                    \
-    X(restore, "make a DATA_DIR from a backup")                                                     \
+    X(restore, "make a DATA_DIR from a backup")                                                    \
     X(bench, "compare lsmer with RocksDB, LevelDB and LMDB (db_bench-style)")
 
 /* Prints "lsmer CMD: " and the formatted message and a newline to stderr. */
