@@ -600,8 +600,15 @@ static void op_maintenance(struct ctx *c)
         unsigned char lo[MAX_KEY_BUF], hi[MAX_KEY_BUF];
         uint32_t a = (uint32_t)rng_uniform(&c->r, c->keyspace);
         lsmer_range r = {lo, make_key(a, lo), hi, make_key(a + c->keyspace / 4, hi)};
-        trace_event(c, "compact_range");
-        check_rc(c, lsmer_compact_range(c->db, rng_one_in(&c->r, 4) ? NULL : &r), "compact_range");
+        const lsmer_range *rp = rng_one_in(&c->r, 4) ? NULL : &r;
+        if (rng_one_in(&c->r, 2)) {
+            /* Tables dropped or rewritten by tombstones of other tables. */
+            trace_event(c, "reclaim_range");
+            check_rc(c, lsmer_reclaim_range(c->db, rp), "reclaim_range");
+        } else {
+            trace_event(c, "compact_range");
+            check_rc(c, lsmer_compact_range(c->db, rp), "compact_range");
+        }
     } else if (t == 2) {
         static const double th[] = {0.25, 0.5, 1.0, 1.5, 3.0};
         check_rc(c, lsmer_set_compaction_threshold(c->db, th[rng_uniform(&c->r, 5)]),

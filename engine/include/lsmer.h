@@ -204,6 +204,15 @@ int lsmer_flush(lsmer_db *db);
  * bottom, dropping deleted and overwritten data no snapshot needs. Waits. */
 int lsmer_compact_range(lsmer_db *db, const lsmer_range *r);
 
+/* Gives back the space of data deleted in r (NULL = everything) with the
+ * least work: flushes the memtable, then drops every table whose whole key
+ * range is deleted (no IO) and rewrites in place, one at a time, each table
+ * that a range deletion may partly delete. Needs free space for one table,
+ * not for a level: meant for a nearly full disk, after large deletions
+ * (lsmerfs calls it when free space runs short). Unlike
+ * lsmer_compact_range it leaves levels as they are. Waits. */
+int lsmer_reclaim_range(lsmer_db *db, const lsmer_range *r);
+
 /* Waits until no flush or compaction is pending. */
 int lsmer_wait_idle(lsmer_db *db);
 

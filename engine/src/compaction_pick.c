@@ -255,6 +255,23 @@ struct compaction *compaction_pick_range(struct version_set *vs, int level, stru
     return c;
 }
 
+struct compaction *compaction_new_rewrite(struct version_set *vs, int level, struct file_meta *f)
+{
+    if (level < 1 || level >= version_set_num_levels(vs) || f->being_compacted) return NULL;
+    struct compaction *c = compaction_new(vs, level);
+    if (!c) return NULL;
+    c->output_level = level;
+    c->manual = 1;
+    int rc = file_array_push(&c->inputs[0], f);
+    if (!rc) rc = add_boundary_inputs(c->input_version, level, &c->inputs[0]);
+    if (rc || any_busy(&c->inputs[0])) {
+        compaction_discard(c);
+        return NULL;
+    }
+    compaction_claim(c);
+    return c;
+}
+
 void compaction_release(struct compaction *c)
 {
     if (!c) return;

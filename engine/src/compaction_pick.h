@@ -74,6 +74,14 @@ struct compaction *compaction_pick(struct version_set *vs, double threshold);
 struct compaction *compaction_pick_range(struct version_set *vs, int level, struct slice begin_ukey,
                                          struct slice end_ukey);
 
+/* A rewrite in place of file f of level (>= 1): output_level == level, the
+ * inputs are f and the neighbours sharing a boundary user key with it (a
+ * point deletion must not be dropped while an older version of its key sits
+ * in the next file). Used to drop data that tombstones of other files delete
+ * (db_reclaim.c). NULL when level is 0, a needed file is being compacted,
+ * or on ENOMEM. */
+struct compaction *compaction_new_rewrite(struct version_set *vs, int level, struct file_meta *f);
+
 /* Clears being_compacted on the inputs, drops every reference, frees c.
  * Db mutex held. NULL is a no-op. */
 void compaction_release(struct compaction *c);

@@ -39,6 +39,9 @@ struct compact_state {
     struct compaction *c;
     uint64_t oldest_snapshot;
     struct rdel_set *rdels; /* tombstones carried to the outputs */
+    /* Tombstones of files outside the compaction (a rewrite in place, see
+     * db_reclaim.c): they decide what is dropped, but stay where they are. */
+    const struct rdel_set *external;
     struct output cur;
     int have_cur;
     struct file_meta **outs;
@@ -227,6 +230,11 @@ static int do_compaction(struct compact_state *cs)
     }
     struct rdel_set *full = cs->rdels;
     cs->rdels = carried;
+    if (cs->external && !rdel_empty(cs->external)) {
+        if (!full && !(full = rdel_new())) return -ENOMEM;
+        rc = rdel_add_all(full, cs->external);
+        if (rc) goto out;
+    }
 
     size_t nin = c->inputs[0].n + c->inputs[1].n, k = 0;
     struct iter **children = calloc(nin ? nin : 1, sizeof(*children));
@@ -316,8 +324,8 @@ out:
     return rc;
 }
 
-/* mu held on entry and exit. Runs c and installs the result. */
-static int run_compaction_locked(struct lsmer_db *db, struct compaction *c, int allow_move)
+int db_run_compaction_locked(struct lsmer_db *db, struct compaction *c, int allow_move,
+                             const struct rdel_set *external)
 {
     int rc = 0;
     struct version_edit es, *e = &es;
@@ -339,6 +347,7 @@ static int run_compaction_locked(struct lsmer_db *db, struct compaction *c, int 
     cs.db = db;
     cs.c = c;
     cs.oldest_snapshot = db_oldest_snapshot_locked(db);
+    cs.external = external;
     pthread_mutex_unlock(&db->mu);
     rc = do_compaction(&cs);
     pthread_mutex_lock(&db->mu);
@@ -385,7 +394,7 @@ void *db_compact_main(void *arg)
         }
         if (!c) break;
         db->compact_running = 1;
-        int rc = run_compaction_locked(db, c, 1);
+        int rc = db_run_compaction_locked(db, c, 1, NULL);
         compaction_release(c);
         db->compact_running = 0;
         if (rc && rc != -ECANCELED) db_job_failed_locked(db, DB_SOFT_COMPACT, rc, "compaction");
@@ -462,7 +471,7 @@ int lsmer_compact_range(lsmer_db *db, const lsmer_range *r)
             struct compaction *c = compaction_pick_range(db->vs, level, lo, hi);
             if (!c) break;
             db->compact_running = 1;
-            rc = run_compaction_locked(db, c, !last);
+            rc = db_run_compaction_locked(db, c, !last, NULL);
             compaction_release(c);
             db->compact_running = 0;
             if (rc) {

@@ -160,6 +160,15 @@ int db_flush_imm_locked(struct lsmer_db *db); /* mu held */
 /* A file_meta (one reference) describing the finished table in tb. */
 struct file_meta *db_meta_from_builder(uint64_t number, struct table_builder *tb);
 
+/* db_compact.c: mu held on entry and exit (dropped while writing). Runs c
+ * and installs the result; external (may be NULL) adds tombstones of other
+ * files to those deciding what is dropped. allow_move: a single input with
+ * nothing to merge may move down without being rewritten. */
+struct compaction;
+struct rdel_set;
+int db_run_compaction_locked(struct lsmer_db *db, struct compaction *c, int allow_move,
+                             const struct rdel_set *external);
+
 /* db_files.c */
 void db_add_pending_locked(struct lsmer_db *db, uint64_t number);
 void db_remove_pending_locked(struct lsmer_db *db, uint64_t number);

@@ -17,7 +17,6 @@
 #define FS_STRIPES 256u
 #define FS_INO_CHUNK 1024u
 #define FS_INODE_BUF (FS_INODE_FIXED_LEN + FS_INLINE_CAP)
-#define FS_RECLAIM_MAX 256u
 
 struct fs_node;
 
@@ -48,12 +47,14 @@ struct lsmerfs {
     _Atomic int64_t space_checked_ns; /* monotonic time of the last statvfs */
     _Atomic uint64_t space_written;   /* bytes asked for since then */
     _Atomic int space_low;            /* free space was below the reserve */
+    _Atomic uint64_t space_deletes;   /* data deletes committed, ever */
     pthread_t reclaim_thread;
-    int reclaim_running; /* space_lock: the thread exists */
-    int reclaim_stop;    /* space_lock */
-    /* space_lock: inodes whose deleted blocks await compaction */
-    uint64_t reclaim_ino[FS_RECLAIM_MAX];
-    int reclaim_n;
+    int reclaim_running;     /* space_lock: the thread exists */
+    int reclaim_stop;        /* space_lock */
+    int reclaim_wanted;      /* space_lock: a pass is asked for */
+    int reclaim_busy;        /* space_lock: a pass runs */
+    uint64_t reclaimed_upto; /* space_lock: space_deletes when the last pass began */
+    uint64_t reclaim_passes; /* space_lock: passes finished */
 };
 
 /* A set of inode stripe locks, taken in ascending order. */
@@ -121,8 +122,8 @@ void fs_space_stop(struct lsmerfs *fs);
 /* -ENOSPC if the volume's free space is below the reserve; called before
  * any operation that grows the store, bytes being about what it adds. */
 int fs_space_check(struct lsmerfs *fs, uint64_t bytes);
-/* Data of ino was deleted (committed): while space is short, have it
- * compacted away soon. Takes only space_lock. */
+/* Data of ino was deleted (committed): while space is short, have its space
+ * given back soon. Takes only space_lock. */
 void fs_space_freed(struct lsmerfs *fs, uint64_t ino);
 
 static inline uint8_t fs_dtype(uint32_t mode)

@@ -15,10 +15,13 @@
  * sooner once FS_SPACE_BYTES have been written since the last reading, so
  * the check costs an atomic add and a clock read on the hot path.
  *
- * While space is short, a data delete wakes the reclaimer thread: it writes
- * the buffered writes out (lsmer flush) and compacts the key range of the
- * deleted blocks, so the space comes back within a few seconds rather than
- * whenever the store would have compacted on its own.
+ * While space is short, a data delete wakes the reclaimer thread, which
+ * asks the store to give the space of deleted data back now
+ * (lsmer_reclaim_range: whole tables dropped, partly deleted ones rewritten
+ * one at a time), rather than whenever compaction would get to it. And a
+ * write refused for want of space first waits for such a pass when data was
+ * deleted since the last one, so that "rm, then write" works as on ext4
+ * even when the deletes happened while space was still plentiful.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,6 +31,8 @@
 
 #define FS_SPACE_PERIOD_NS (100 * 1000 * 1000)
 #define FS_SPACE_BYTES (1u << 20)
+/* How long a write refused for space waits for deleted data to go. */
+#define FS_SPACE_WAIT_S 10
 /* What a metadata change costs at most in the log, roughly. */
 #define FS_SPACE_META_BYTES 4096u
 
@@ -66,6 +71,51 @@ static void space_refresh_locked(struct lsmerfs *fs)
     atomic_store(&fs->space_checked_ns, now);
 }
 
+/* space_lock held: asks for a reclaim pass unless one is asked for or
+ * running that began after the latest delete. */
+static void want_reclaim_locked(struct lsmerfs *fs)
+{
+    if (!fs->reclaim_running) return;
+    fs->reclaim_wanted = 1;
+    pthread_cond_broadcast(&fs->space_cv);
+}
+
+void fs_space_freed(struct lsmerfs *fs, uint64_t ino)
+{
+    (void)ino; /* the pass covers every deleted range; ino is for the log */
+    atomic_fetch_add(&fs->space_deletes, 1);
+    pthread_mutex_lock(&fs->space_lock);
+    /* Only worth the work while space is short: otherwise the store's own
+     * compaction gets to it in time. Re-read the figure: the last reading
+     * may be old when nothing was written for a while. */
+    if (mono_ns() - atomic_load(&fs->space_checked_ns) >= FS_SPACE_PERIOD_NS)
+        space_refresh_locked(fs);
+    if (atomic_load(&fs->space_low)) want_reclaim_locked(fs);
+    pthread_mutex_unlock(&fs->space_lock);
+}
+
+/* Space is short: if data was deleted since the last reclaim pass began,
+ * waits (at most FS_SPACE_WAIT_S) for a pass that covers it, then reads the
+ * free space again. */
+static void reclaim_and_wait(struct lsmerfs *fs)
+{
+    pthread_mutex_lock(&fs->space_lock);
+    uint64_t deletes = atomic_load(&fs->space_deletes);
+    if (fs->reclaim_running && deletes != fs->reclaimed_upto) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += FS_SPACE_WAIT_S;
+        want_reclaim_locked(fs);
+        /* Done when a pass that began after these deletes has finished. */
+        while (!fs->reclaim_stop &&
+               (fs->reclaimed_upto < deletes || fs->reclaim_busy || fs->reclaim_wanted)) {
+            if (pthread_cond_timedwait(&fs->space_cv, &fs->space_lock, &until) == ETIMEDOUT) break;
+        }
+        space_refresh_locked(fs);
+    }
+    pthread_mutex_unlock(&fs->space_lock);
+}
+
 int fs_space_check(struct lsmerfs *fs, uint64_t bytes)
 {
     bytes += FS_SPACE_META_BYTES;
@@ -79,50 +129,33 @@ int fs_space_check(struct lsmerfs *fs, uint64_t bytes)
             space_refresh_locked(fs);
         pthread_mutex_unlock(&fs->space_lock);
     }
+    if (!atomic_load(&fs->space_low)) return 0;
+    reclaim_and_wait(fs);
     return atomic_load(&fs->space_low) ? -ENOSPC : 0;
 }
 
-void fs_space_freed(struct lsmerfs *fs, uint64_t ino)
-{
-    pthread_mutex_lock(&fs->space_lock);
-    /* Only worth the work while space is short: otherwise the store's own
-     * compaction gets to it in time. Re-read the figure: the last reading
-     * may be old when nothing was written for a while. */
-    if (mono_ns() - atomic_load(&fs->space_checked_ns) >= FS_SPACE_PERIOD_NS)
-        space_refresh_locked(fs);
-    /* Past FS_RECLAIM_MAX pending, the store's own compaction gets to the
-     * rest; the ones queued free space meanwhile. */
-    if (atomic_load(&fs->space_low) && fs->reclaim_running && fs->reclaim_n < (int)FS_RECLAIM_MAX) {
-        fs->reclaim_ino[fs->reclaim_n++] = ino;
-        pthread_cond_signal(&fs->space_cv);
-    }
-    pthread_mutex_unlock(&fs->space_lock);
-}
-
-/* Compacts the blocks of each queued inode, one at a time: a range as
- * narrow as one file keeps every compaction small, where one range over all
- * of them would rewrite the live files in between (needing their size in
- * free space, which a full volume does not have). */
 static void *reclaimer(void *arg)
 {
     struct lsmerfs *fs = arg;
     pthread_mutex_lock(&fs->space_lock);
     for (;;) {
-        while (!fs->reclaim_n && !fs->reclaim_stop)
+        while (!fs->reclaim_wanted && !fs->reclaim_stop)
             pthread_cond_wait(&fs->space_cv, &fs->space_lock);
         if (fs->reclaim_stop) break;
-        uint64_t ino = fs->reclaim_ino[--fs->reclaim_n];
+        fs->reclaim_wanted = 0;
+        fs->reclaim_busy = 1;
+        uint64_t upto = atomic_load(&fs->space_deletes);
         pthread_mutex_unlock(&fs->space_lock);
-        uint8_t start[KEY_INO_LEN], end[KEY_INO_LEN];
-        key_prefix(start, KEY_BLOCK, ino);
-        key_prefix(end, KEY_BLOCK, ino + 1);
-        /* compact flushes the memtable (holding the deletes) first. */
-        int rc = kv_compact(fs->kv, start, sizeof(start), end, sizeof(end));
+        int rc = kv_reclaim(fs->kv);
         if (rc)
-            fs_logf(fs, 2, "compacting the deleted blocks of inode %llu: %s",
-                    (unsigned long long)ino, strerror(-rc));
+            fs_logf(fs, rc == -ENOSPC ? 2 : 1, "giving back the space of deleted data: %s",
+                    strerror(-rc));
         pthread_mutex_lock(&fs->space_lock);
+        fs->reclaimed_upto = upto;
+        fs->reclaim_busy = 0;
+        fs->reclaim_passes++;
         space_refresh_locked(fs);
+        pthread_cond_broadcast(&fs->space_cv);
     }
     pthread_mutex_unlock(&fs->space_lock);
     return NULL;
@@ -145,7 +178,7 @@ void fs_space_stop(struct lsmerfs *fs)
     if (!fs->reclaim_running) return;
     pthread_mutex_lock(&fs->space_lock);
     fs->reclaim_stop = 1;
-    pthread_cond_signal(&fs->space_cv);
+    pthread_cond_broadcast(&fs->space_cv);
     pthread_mutex_unlock(&fs->space_lock);
     pthread_join(fs->reclaim_thread, NULL);
     fs->reclaim_running = 0;

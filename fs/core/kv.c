@@ -227,15 +227,9 @@ int kv_iter_status(const struct kv_iter *it)
     return lsmer_iter_status(it->it);
 }
 
-int kv_flush(struct kv *kv)
+int kv_reclaim(struct kv *kv)
 {
-    return lsmer_flush(kv->db);
-}
-
-int kv_compact(struct kv *kv, const void *start, size_t slen, const void *end, size_t elen)
-{
-    lsmer_range r = {start, slen, end, elen};
-    return lsmer_compact_range(kv->db, &r);
+    return lsmer_reclaim_range(kv->db, NULL);
 }
 
 uint64_t kv_headroom(const struct kv *kv)
@@ -260,4 +254,11 @@ uint64_t kv_used_bytes(struct kv *kv)
     lsmer_stats st;
     if (lsmer_get_stats(kv->db, &st) != 0) return 0;
     return st.table_bytes + st.wal_file_bytes;
+}
+
+/* The engine handle behind the seam, for the daemon's control channel and
+ * backups (declared in fs_export.h, not in kv.h: the seam stays engine-free). */
+lsmer_db *kv_export_db(struct kv *kv)
+{
+    return kv->db;
 }

@@ -92,11 +92,9 @@ int kv_iter_value(struct kv_iter *it, const void **val, size_t *vlen);
 /* 0 if the iterator ran off the end of its range; an error otherwise. */
 int kv_iter_status(const struct kv_iter *it);
 
-/* Writes everything buffered in memory to the store's files and waits. */
-int kv_flush(struct kv *kv);
-/* Rewrites the stored data in [start, end) (NULL: unbounded) so that deleted
- * data really gives its space back; waits. */
-int kv_compact(struct kv *kv, const void *start, size_t slen, const void *end, size_t elen);
+/* Gives back the space of deleted data now, needing free space for one
+ * table file at a time (lsmer_reclaim_range); waits. */
+int kv_reclaim(struct kv *kv);
 /* The bytes the store may need on top of what it holds, at any moment: a
  * full memtable written out while its log still exists, a new log, and its
  * largest routine compaction (outputs are written before the inputs go).
