@@ -10,7 +10,7 @@
  * once; the whole tree — listings, inode numbers, types, link counts,
  * sizes, contents, xattrs — is compared every few dozen steps, and after
  * closing and reopening the filesystem. Offsets and lengths cluster around
- * the inline limit (2 KiB) and the block size (64 KiB), where the storage
+ * the inline limit (2 KiB) and the block size (16 KiB), where the storage
  * changes shape. The seed is printed; LSMER_SEED=n replays a run.
  */
 #include <stdarg.h>
@@ -157,12 +157,12 @@ static int within(struct world *w, int d, int top)
 
 static uint64_t pick_offset(struct world *w)
 {
-    static const uint64_t marks[] = {0, 2048, 65536, 131072, 196608};
+    static const uint64_t marks[] = {0, 2048, 16384, 32768, 65536, 131072, 196608};
     switch (rng_uniform(&w->rng, 4)) {
     case 0:
         return rng_uniform(&w->rng, 4096);
     case 1: {
-        uint64_t m = marks[rng_uniform(&w->rng, 5)];
+        uint64_t m = marks[rng_uniform(&w->rng, sizeof(marks) / sizeof(marks[0]))];
         uint64_t d = rng_uniform(&w->rng, 64);
         return rng_one_in(&w->rng, 2) && m >= d ? m - d : m + d;
     }

@@ -61,7 +61,7 @@ struct lsmerfs;
 struct fs_dir;
 
 struct fs_options {
-    uint32_t block_size;         /* for a new filesystem; default 64 KiB */
+    uint32_t block_size;         /* for a new filesystem; default 16 KiB */
     uint32_t inline_max;         /* files up to this size live in the inode; 2 KiB */
     size_t memtable_bytes;       /* 0 = the engine's default */
     uint64_t reserve_bytes;      /* kept free on the volume; 0 = 1% up to 1 GiB */

@@ -45,7 +45,9 @@
 #define FS_ROOT_INO 1u
 #define FS_NAME_MAX 255u
 #define FS_SYMLINK_MAX 4095u /* PATH_MAX - 1 */
-#define FS_BLOCK_SIZE_DEFAULT (64u * 1024u)
+#ifndef FS_BLOCK_SIZE_DEFAULT /* -D for experiments */
+#define FS_BLOCK_SIZE_DEFAULT (16u * 1024u)
+#endif
 #define FS_INLINE_MAX_DEFAULT 2048u
 #define FS_INLINE_CAP 4096u /* inline buffer: symlink targets up to 4095 */
 #define FS_FORMAT_VERSION 1u
