@@ -4,6 +4,10 @@
  * writes is reported exactly, with the right path; a flipped bit in a table
  * file is a checksum problem; orphans left by a "crash" are INFO only; a
  * store in use, a foreign database and a missing directory are refused.
+ * Repair (fs_repair.h): each kind of planted damage is reported with its
+ * path, fixed, and a fresh check afterwards is clean; what a user had
+ * (file contents, other names) is still there, lost inodes with data show
+ * up under /lost+found, and checksum damage is never "repaired".
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 
 #include "fs.h"
 #include "fs_check.h"
+#include "fs_repair.h"
 #include "keys.h"
 #include "lsmer.h"
 #include "testutil.h"
@@ -506,14 +511,426 @@ static void test_refusals(void **state)
     free(t.dir);
 }
 
+/* ---- repair ------------------------------------------------------------ */
+
+struct fixes {
+    int n;
+    enum fs_check_kind kind[MAXP];
+    int fixed[MAXP];
+    char path[MAXP][256];
+};
+
+static void collect_fix(void *arg, const struct fs_check_problem *p, int fixed, const char *action)
+{
+    struct fixes *f = arg;
+    print_message("    -> %s: %s\n", fixed ? "fixed" : "left", action);
+    if (f->n >= MAXP) return;
+    f->kind[f->n] = p->kind;
+    f->fixed[f->n] = fixed;
+    snprintf(f->path[f->n], sizeof(f->path[0]), "%s", p->path ? p->path : "");
+    f->n++;
+}
+
+static void print_problem(void *arg, const struct fs_check_problem *p)
+{
+    (void)arg;
+    print_message("  %s %s %s: %s\n", p->severity ? "ERROR" : "INFO", fs_check_kind_name(p->kind),
+                  p->path ? p->path : "-", p->msg);
+}
+
+static int run_repair(const char *dir, struct fixes *f, struct fs_repair_report *rr)
+{
+    memset(f, 0, sizeof(*f));
+    struct fs_repair_options o = {
+        .check = {.on_problem = print_problem}, .on_fix = collect_fix, .fix_arg = f};
+    return fs_repair(dir, &o, rr);
+}
+
+/* The repair reported kind at path (path NULL: any) and fixed it. */
+static void expect_fixed(const struct fixes *f, enum fs_check_kind kind, const char *path)
+{
+    for (int i = 0; i < f->n; i++)
+        if (f->kind[i] == kind && (!path || strcmp(f->path[i], path) == 0)) {
+            assert_int_equal(f->fixed[i], 1);
+            return;
+        }
+    print_message("no fix of %s at %s\n", fs_check_kind_name(kind), path ? path : "-");
+    fail();
+}
+
+/* Repairs dir and checks that a fresh check is clean. */
+static void repair_clean(const char *dir, struct fixes *f, struct fs_repair_report *rr)
+{
+    assert_int_equal(run_repair(dir, f, rr), 0);
+    assert_true(rr->fixed >= 1);
+    assert_int_equal(rr->left, 0);
+    assert_int_equal(rr->last.errors, 0);
+    assert_int_equal(rr->last.infos, 0);
+    for (int i = 0; i < f->n; i++) assert_int_equal(f->fixed[i], 1);
+    struct seen s;
+    struct fs_check_report r;
+    assert_int_equal(run_check(dir, &s, &r), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(r.errors, 0);
+}
+
+/* The contents of the regular file at ino, read through the fs core. */
+static char *read_file(const char *dir, uint64_t ino, size_t *len)
+{
+    struct lsmerfs *fs;
+    struct fs_ctx ctx = {0, 0, 0, 0};
+    struct stat st;
+    uint64_t fh;
+    assert_int_equal(fs_open(dir, NULL, &fs), 0);
+    assert_int_equal(fs_getattr(fs, ino, &st), 0);
+    char *buf = malloc((size_t)st.st_size + 1);
+    assert_int_equal(fs_open_file(fs, ino, O_RDONLY, &ctx, &fh), 0);
+    size_t nr = 0;
+    assert_int_equal(fs_read(fs, ino, fh, buf, (size_t)st.st_size + 1, 0, &nr), 0);
+    assert_int_equal(nr, (size_t)st.st_size);
+    fs_release(fs, ino, fh);
+    fs_close(fs);
+    *len = nr;
+    return buf;
+}
+
+/* ino of parent/name through the fs core, 0 if there is none. */
+static uint64_t lookup(const char *dir, uint64_t parent, const char *name)
+{
+    struct lsmerfs *fs;
+    struct stat st;
+    assert_int_equal(fs_open(dir, NULL, &fs), 0);
+    int rc = fs_lookup(fs, parent, name, &st);
+    if (rc == 0) fs_forget(fs, st.st_ino, 1);
+    fs_close(fs);
+    return rc == 0 ? st.st_ino : 0;
+}
+
+static void test_repair_entries(void **state)
+{
+    (void)state;
+    struct tree t;
+    struct fixes f;
+    struct fs_repair_report rr;
+    build_store(&t, "repair_entries");
+    size_t len0, len1;
+    char *before = read_file(t.dir, t.f, &len0);
+    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
+    /* an entry naming nothing */
+    dentry_encode(t.f + 500, S_IFREG >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, t.b, "ghost", 5), v, sizeof(v));
+    /* an entry whose type is wrong */
+    dentry_encode(t.small, S_IFLNK >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, ROOT, "small", 5), v, sizeof(v));
+    /* a second entry of directory /a/b, and an entry naming the root */
+    dentry_encode(t.b, S_IFDIR >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, ROOT, "b2", 2), v, sizeof(v));
+    dentry_encode(ROOT, S_IFDIR >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, t.a, "up", 2), v, sizeof(v));
+    /* an entry that does not decode */
+    put_raw(t.dir, k, key_dentry(k, t.a, "junk", 4), "xyz", 3);
+    repair_clean(t.dir, &f, &rr);
+    expect_fixed(&f, FS_CHECK_DANGLING, "/a/b/ghost");
+    expect_fixed(&f, FS_CHECK_DENTRY_TYPE, "/small");
+    expect_fixed(&f, FS_CHECK_DIR_LINKS, "/b2");
+    expect_fixed(&f, FS_CHECK_ROOT, "/a/up");
+    expect_fixed(&f, FS_CHECK_BAD_DENTRY, "/a/junk");
+    assert_int_equal(lookup(t.dir, t.b, "ghost"), 0);
+    assert_int_equal(lookup(t.dir, ROOT, "b2"), 0);
+    assert_int_equal(lookup(t.dir, t.a, "b"), t.b);
+    assert_int_equal(lookup(t.dir, ROOT, "small"), t.small);
+    assert_int_equal(lookup(t.dir, t.b, "g"), t.f);
+    char *after = read_file(t.dir, t.f, &len1);
+    assert_int_equal(len0, len1);
+    assert_memory_equal(before, after, len0);
+    free(before);
+    free(after);
+    /* a second repair finds nothing to do */
+    assert_int_equal(run_repair(t.dir, &f, &rr), 0);
+    assert_int_equal(rr.fixed, 0);
+    assert_int_equal(f.n, 0);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
+static void test_repair_counts(void **state)
+{
+    (void)state;
+    struct tree t;
+    struct fixes f;
+    struct fs_repair_report rr;
+    build_store(&t, "repair_counts");
+    struct fs_inode *in = malloc(sizeof(*in));
+    get_inode(t.dir, t.f, in);
+    in->nlink = 7;
+    put_inode(t.dir, t.f, in);
+    get_inode(t.dir, t.a, in);
+    in->nlink = 9;
+    put_inode(t.dir, t.a, in);
+    get_inode(t.dir, t.b, in);
+    in->parent = t.small;
+    put_inode(t.dir, t.b, in);
+    get_inode(t.dir, t.x, in);
+    in->flags &= ~FS_IFLAG_HAS_XATTR;
+    put_inode(t.dir, t.x, in);
+    repair_clean(t.dir, &f, &rr);
+    expect_fixed(&f, FS_CHECK_NLINK, "/a/f");
+    expect_fixed(&f, FS_CHECK_NLINK, "/a");
+    expect_fixed(&f, FS_CHECK_DIR_PARENT, "/a/b");
+    expect_fixed(&f, FS_CHECK_XATTR_FLAG, "/x");
+    get_inode(t.dir, t.f, in);
+    assert_int_equal(in->nlink, 2);
+    get_inode(t.dir, t.a, in);
+    assert_int_equal(in->nlink, 3);
+    get_inode(t.dir, t.b, in);
+    assert_int_equal(in->parent, t.a);
+    free(in);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
+static void test_repair_lost(void **state)
+{
+    (void)state;
+    struct tree t;
+    struct fixes f;
+    struct fs_repair_report rr;
+    build_store(&t, "repair_lost");
+    struct fs_inode *in = malloc(sizeof(*in));
+    /* a lost copy of /small (inline data), a lost empty file, a lost file
+     * far above the allocator's limit, and a file whose only entry is in a
+     * directory that does not exist */
+    get_inode(t.dir, t.small, in);
+    in->nlink = 1;
+    uint64_t lost = t.x + 3, empty = t.x + 4, child = t.x + 5, high = 1u << 30;
+    put_inode(t.dir, lost, in);
+    put_inode(t.dir, high, in);
+    put_inode(t.dir, child, in);
+    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
+    dentry_encode(child, S_IFREG >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, 9999, "child", 5), v, sizeof(v));
+    in->size = 0;
+    in->inline_len = 0;
+    put_inode(t.dir, empty, in);
+    repair_clean(t.dir, &f, &rr);
+    expect_fixed(&f, FS_CHECK_LOST, NULL);
+    expect_fixed(&f, FS_CHECK_INO_LIMIT, NULL);
+    expect_fixed(&f, FS_CHECK_NOT_DIR, "<ino 9999>/child");
+    assert_true(rr.passes >= 3); /* the child is lost only once its entry is gone */
+    uint64_t lf = lookup(t.dir, ROOT, "lost+found");
+    assert_true(lf > 0);
+    char name[32];
+    size_t n0, n1;
+    char *want = read_file(t.dir, t.small, &n0);
+    uint64_t inos[3] = {lost, high, child};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), "#%llu", (unsigned long long)inos[i]);
+        assert_int_equal(lookup(t.dir, lf, name), inos[i]);
+        char *got = read_file(t.dir, inos[i], &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(want, got, n0);
+        free(got);
+    }
+    free(want);
+    snprintf(name, sizeof(name), "#%llu", (unsigned long long)empty);
+    assert_int_equal(lookup(t.dir, lf, name), 0);
+    uint8_t ik[KEY_INO_LEN];
+    lsmer_db *db;
+    lsmer_options opt;
+    lsmer_options_init(&opt);
+    opt.log_level = LSMER_LOG_ERROR;
+    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
+    lsmer_buf bv = {0};
+    assert_int_equal(lsmer_get(db, NULL, ik, key_inode(ik, empty), &bv), -ENOENT);
+    lsmer_close(db);
+    /* no inode number is handed out twice after the repair */
+    struct lsmerfs *fs;
+    struct fs_ctx ctx = {0, 0, 0, 0};
+    struct stat st;
+    assert_int_equal(fs_open(t.dir, NULL, &fs), 0);
+    assert_int_equal(fs_mkdir(fs, ROOT, "new", 0755, &ctx, &st), 0);
+    assert_true(st.st_ino > high);
+    assert_true(st.st_ino != lf);
+    fs_close(fs);
+    struct seen s;
+    struct fs_check_report r;
+    assert_int_equal(run_check(t.dir, &s, &r), 0);
+    assert_int_equal(s.n, 0);
+    free(in);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
+static void test_repair_blocks(void **state)
+{
+    (void)state;
+    struct tree t;
+    struct fixes f;
+    struct fs_repair_report rr;
+    build_store(&t, "repair_blocks");
+    size_t len0, len1;
+    char *before = read_file(t.dir, t.f, &len0);
+    uint8_t k[KEY_NAMED_MAX], v[10] = {1};
+    put_raw(t.dir, k, key_block(k, t.f, 50), v, sizeof(v));
+    uint64_t last = 200000 / t.bs, len = 200000 % t.bs + 7;
+    uint8_t *big = calloc(1, len);
+    lsmer_db *db;
+    lsmer_options opt;
+    lsmer_options_init(&opt);
+    opt.log_level = LSMER_LOG_ERROR;
+    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
+    lsmer_buf bv = {0};
+    assert_int_equal(lsmer_get(db, NULL, k, key_block(k, t.f, last), &bv), 0);
+    memcpy(big, bv.data, bv.size);
+    lsmer_buf_free(&bv);
+    lsmer_close(db);
+    put_raw(t.dir, k, key_block(k, t.f, last), big, len); /* 7 bytes too long */
+    free(big);
+    put_raw(t.dir, k, key_block(k, t.small, 0), v, sizeof(v));
+    for (uint64_t b = 0; b < 3; b++) put_raw(t.dir, k, key_block(k, 777, b), v, sizeof(v));
+    put_raw(t.dir, k, key_xattr(k, 778, "user.a", 6), v, 1);
+    put_raw(t.dir, k, key_orphan(k, t.small), "", 0);
+    put_raw(t.dir, k, key_orphan(k, 779), "", 0);
+    repair_clean(t.dir, &f, &rr);
+    expect_fixed(&f, FS_CHECK_BLOCK_PAST_EOF, "/a/f");
+    expect_fixed(&f, FS_CHECK_BLOCK_BAD, "/small");
+    expect_fixed(&f, FS_CHECK_BLOCK_DEAD, NULL);
+    expect_fixed(&f, FS_CHECK_XATTR_DEAD, NULL);
+    expect_fixed(&f, FS_CHECK_ORPHAN_LINKED, "/small");
+    expect_fixed(&f, FS_CHECK_ORPHAN_DEAD, NULL);
+    char *after = read_file(t.dir, t.f, &len1);
+    assert_int_equal(len0, len1);
+    assert_memory_equal(before, after, len0);
+    free(before);
+    free(after);
+    assert_int_equal(lookup(t.dir, ROOT, "small"), t.small);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
+static void test_repair_cycle(void **state)
+{
+    (void)state;
+    struct tree t;
+    struct fixes f;
+    struct fs_repair_report rr;
+    build_store(&t, "repair_cycle");
+    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
+    put_raw(t.dir, k, key_dentry(k, ROOT, "a", 1), NULL, 0);
+    dentry_encode(t.a, S_IFDIR >> 12, v);
+    put_raw(t.dir, k, key_dentry(k, t.b, "a", 1), v, sizeof(v));
+    repair_clean(t.dir, &f, &rr);
+    expect_fixed(&f, FS_CHECK_UNREACHABLE, NULL);
+    uint64_t lf = lookup(t.dir, ROOT, "lost+found");
+    assert_true(lf > 0);
+    /* one of the two is now under lost+found, the other inside it */
+    char na[32], nb[32];
+    snprintf(na, sizeof(na), "#%llu", (unsigned long long)t.a);
+    snprintf(nb, sizeof(nb), "#%llu", (unsigned long long)t.b);
+    uint64_t top = lookup(t.dir, lf, na) ? t.a : t.b;
+    assert_true(lookup(t.dir, lf, top == t.a ? na : nb) == top);
+    if (top == t.a)
+        assert_int_equal(lookup(t.dir, t.a, "b"), t.b);
+    else
+        assert_int_equal(lookup(t.dir, t.b, "a"), t.a);
+    assert_int_equal(lookup(t.dir, t.a, "f"), t.f);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
+static void test_repair_orphan(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("repair_orphan");
+    struct lsmerfs *fs;
+    struct fs_ctx ctx = {0, 0, 0, 0};
+    struct stat st;
+    uint64_t fh;
+    assert_int_equal(fs_open(dir, NULL, &fs), 0);
+    assert_int_equal(fs_create(fs, ROOT, "tmp", 0644, O_RDWR, &ctx, &fh, &st), 0);
+    size_t nw;
+    char buf[100000] = {1};
+    assert_int_equal(fs_write(fs, st.st_ino, fh, buf, sizeof(buf), 0, &ctx, &nw), 0);
+    assert_int_equal(fs_unlink(fs, ROOT, "tmp", &ctx), 0);
+    fs_close(fs);
+    struct fixes f;
+    struct fs_repair_report rr;
+    repair_clean(dir, &f, &rr);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.kind[0], FS_CHECK_ORPHAN);
+    assert_int_equal(rr.errors_fixed, 0);
+    assert_int_equal(rr.first.infos, 1);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* Damage under a checksum is never "repaired": nothing is written. */
+static void test_repair_refuses_checksum(void **state)
+{
+    (void)state;
+    struct tree t;
+    build_store(&t, "repair_bitflip");
+    lsmer_db *db;
+    lsmer_options opt;
+    lsmer_options_init(&opt);
+    opt.log_level = LSMER_LOG_ERROR;
+    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
+    assert_int_equal(lsmer_flush(db), 0);
+    assert_int_equal(lsmer_compact_range(db, NULL), 0);
+    lsmer_close(db);
+    char *table = find_table(t.dir);
+    struct stat st;
+    assert_int_equal(stat(table, &st), 0);
+    int fd = open(table, O_RDWR);
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, st.st_size / 3), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, st.st_size / 3), 1);
+    close(fd);
+    struct fixes f;
+    struct fs_repair_report rr;
+    assert_int_equal(run_repair(t.dir, &f, &rr), 0);
+    assert_int_equal(rr.fixed, 0);
+    assert_true(rr.last.errors >= 1);
+    assert_int_equal(rr.last.incomplete, 1);
+    assert_true(f.n >= 1);
+    for (int i = 0; i < f.n; i++) assert_int_equal(f.fixed[i], 0);
+    struct stat st2;
+    assert_int_equal(stat(table, &st2), 0); /* the table is still there, unchanged */
+    assert_int_equal(st2.st_size, st.st_size);
+    /* in use: refused */
+    free(table);
+    test_rmtree(t.dir);
+    free(t.dir);
+    build_store(&t, "repair_busy");
+    struct lsmerfs *fs;
+    assert_int_equal(fs_open(t.dir, NULL, &fs), 0);
+    assert_int_equal(run_repair(t.dir, &f, &rr), -EBUSY);
+    fs_close(fs);
+    test_rmtree(t.dir);
+    free(t.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean),           cmocka_unit_test(test_dangling_dentry),
-        cmocka_unit_test(test_wrong_nlink),     cmocka_unit_test(test_lost_inode),
-        cmocka_unit_test(test_block_past_eof),  cmocka_unit_test(test_dead_inode_keys),
-        cmocka_unit_test(test_unreachable_dir), cmocka_unit_test(test_orphan_is_info),
-        cmocka_unit_test(test_flipped_bit),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_dangling_dentry),
+        cmocka_unit_test(test_wrong_nlink),
+        cmocka_unit_test(test_lost_inode),
+        cmocka_unit_test(test_block_past_eof),
+        cmocka_unit_test(test_dead_inode_keys),
+        cmocka_unit_test(test_unreachable_dir),
+        cmocka_unit_test(test_orphan_is_info),
+        cmocka_unit_test(test_flipped_bit),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_repair_entries),
+        cmocka_unit_test(test_repair_counts),
+        cmocka_unit_test(test_repair_lost),
+        cmocka_unit_test(test_repair_blocks),
+        cmocka_unit_test(test_repair_cycle),
+        cmocka_unit_test(test_repair_orphan),
+        cmocka_unit_test(test_repair_refuses_checksum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

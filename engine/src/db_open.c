@@ -281,7 +281,7 @@ static int recover(struct lsmer_db *db)
     qsort(logs, nlogs, sizeof(*logs), cmp_u64);
     rc = check_tables_present(db, names, n);
     if (rc) goto out;
-    if (min_log && !db->opt.read_only) {
+    if (min_log) {
         /* The manifest's log is created (and its directory entry synced)
          * before any edit names it, and removed only after a later edit
          * names a newer one: if it is gone, the manifest lost edits. */

@@ -7,6 +7,7 @@
  * path are kept until the end, when every dentry is known.
  */
 #include "fs_check.h"
+#include "fs_check_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,53 +21,11 @@
 #include "lsmer.h"
 
 #define PROGRESS_EVERY 65536u
-#define MAX_DEPTH 4096u
 
 static uint8_t fs_dtype_of(uint32_t mode)
 {
     return (uint8_t)((mode & S_IFMT) >> 12);
 }
-
-/* What the check knows of one inode. */
-struct ci {
-    uint64_t ino;
-    uint64_t size;
-    uint64_t parent;       /* the inode's own parent field (directories) */
-    uint64_t first_parent; /* the directory of the first dentry naming it */
-    char *name;            /* that dentry's name (NUL-terminated), or NULL */
-    uint32_t mode, nlink, flags;
-    uint32_t dentries; /* dentries naming it */
-    uint32_t subdirs;  /* directories: dentries of directories inside it */
-    uint8_t orphan;    /* an "o" key exists */
-    uint8_t reach;     /* 0 unknown, 1 on the walk, 2 reachable, 3 not */
-    uint8_t xattr_reported;
-};
-
-/* A problem kept until paths can be resolved. */
-struct pending {
-    struct fs_check_problem p;
-    char *name; /* dentry problems: the entry's name under p.parent */
-    char *msg;
-};
-
-struct chk {
-    lsmer_db *db;
-    const lsmer_snapshot *snap;
-    const struct fs_check_options *o;
-    struct fs_check_report *r;
-    struct fs_super super;
-    int have_super;
-
-    struct ci *tab; /* open addressing on ino; ino 0 = empty slot */
-    size_t cap, n;
-
-    struct pending *pend;
-    size_t npend, cappend;
-
-    /* a run of block or xattr keys of one inode with the same problem */
-    struct fs_check_problem run;
-    char run_msg[160];
-};
 
 const char *fs_check_kind_name(enum fs_check_kind k)
 {
@@ -124,7 +83,7 @@ static int tab_grow(struct chk *c)
     return 0;
 }
 
-static struct ci *tab_find(const struct chk *c, uint64_t ino)
+struct ci *tab_find(const struct chk *c, uint64_t ino)
 {
     if (!c->cap || !ino) return NULL;
     for (size_t s = slot_of(ino, c->cap);; s = (s + 1) & (c->cap - 1)) {
@@ -133,7 +92,7 @@ static struct ci *tab_find(const struct chk *c, uint64_t ino)
     }
 }
 
-static int tab_add(struct chk *c, uint64_t ino, struct ci **out)
+int tab_add(struct chk *c, uint64_t ino, struct ci **out)
 {
     if ((c->n + 1) * 4 >= c->cap * 3) {
         int rc = tab_grow(c);
@@ -267,6 +226,7 @@ static int scan_inodes(struct chk *c)
         lastlen = klen < sizeof(last) ? klen : sizeof(last);
         memcpy(last, k, lastlen);
         if (key_parse_ino(k, klen, KEY_INODE, &ino) != 0 || ino == 0) continue; /* pass 2 */
+        if (ino > c->max_ino) c->max_ino = ino;
         rc = lsmer_iter_value(it, &v, &vlen);
         if (rc) {
             engine_error(c, rc, "an inode value", last, lastlen);
@@ -406,6 +366,10 @@ static int check_dentry(struct chk *c, const uint8_t *k, size_t klen, const void
     }
     p.ino = ino;
     struct ci *d = tab_find(c, dir);
+    if (d) d->entries++;
+    if (dir == FS_ROOT_INO && nlen == sizeof(FS_LOST_FOUND) - 1 &&
+        memcmp(name, FS_LOST_FOUND, nlen) == 0)
+        c->lf_ino = ino;
     if (!d || !S_ISDIR(d->mode)) {
         p.kind = FS_CHECK_NOT_DIR;
         int rc = defer(c, &p, name, nlen, "entry of inode %" PRIu64 ", which %s", dir,
@@ -433,7 +397,25 @@ static int check_dentry(struct chk *c, const uint8_t *k, size_t klen, const void
         if (d) d->subdirs++;
         if (e->dentries > 1) {
             p.kind = FS_CHECK_DIR_LINKS;
-            return defer(c, &p, name, nlen, "second entry naming directory inode %" PRIu64, ino);
+            if (dir != e->parent || e->first_parent == e->parent)
+                return defer(c, &p, name, nlen, "second entry naming directory inode %" PRIu64,
+                             ino);
+            /* this entry agrees with '..': the one seen first is the extra
+             * one, and this one gives the directory its path */
+            p.parent = e->first_parent;
+            int rc = defer(c, &p, e->name, strlen(e->name),
+                           "second entry naming directory inode %" PRIu64
+                           " (its '..' is the directory of another entry)",
+                           ino);
+            if (rc) return rc;
+            char *nn = malloc(nlen + 1);
+            if (!nn) return -ENOMEM;
+            memcpy(nn, name, nlen);
+            nn[nlen] = 0;
+            free(e->name);
+            e->name = nn;
+            e->first_parent = dir;
+            return 0;
         }
     }
     if (!e->name) {
@@ -546,7 +528,7 @@ out:
 /* The path of ino through the first dentry naming each inode, into a fresh
  * string; NULL if it has none (or on ENOMEM). A chain that does not reach
  * the root starts with "<ino N>". */
-static char *path_of(const struct chk *c, uint64_t ino, const char *leaf)
+char *path_of(const struct chk *c, uint64_t ino, const char *leaf)
 {
     const char *parts[MAX_DEPTH];
     unsigned n = 0;
@@ -578,7 +560,7 @@ static char *path_of(const struct chk *c, uint64_t ino, const char *leaf)
 /* Marks a directory reachable (2) or not (3) by following first dentries up
  * to the root; 1 while on the current walk, so meeting it again is a cycle.
  * A second walk over the same chain writes the answer. */
-static uint8_t reach_of(struct chk *c, struct ci *e)
+uint8_t reach_of(struct chk *c, struct ci *e)
 {
     uint8_t res;
     for (struct ci *x = e;;) {
@@ -679,21 +661,26 @@ static int check_inodes(struct chk *c)
     return rc;
 }
 
-static void emit_pending(struct chk *c)
+char *fs_check_pending_path(const struct chk *c, const struct pending *e)
+{
+    if (e->name) return path_of(c, e->p.parent, e->name);
+    if (e->p.ino && e->p.kind != FS_CHECK_BLOCK_DEAD && e->p.kind != FS_CHECK_XATTR_DEAD &&
+        e->p.kind != FS_CHECK_ORPHAN_DEAD) {
+        const struct ci *x = tab_find(c, e->p.ino);
+        if (x && (x->name || x->ino == FS_ROOT_INO)) return path_of(c, e->p.ino, NULL);
+    }
+    return NULL;
+}
+
+void fs_check_emit_pending(struct chk *c)
 {
     for (size_t i = 0; i < c->npend; i++) {
         struct pending *e = &c->pend[i];
-        char *path = NULL;
-        if (e->name)
-            path = path_of(c, e->p.parent, e->name);
-        else if (e->p.ino && e->p.kind != FS_CHECK_BLOCK_DEAD && e->p.kind != FS_CHECK_XATTR_DEAD &&
-                 e->p.kind != FS_CHECK_ORPHAN_DEAD) {
-            const struct ci *x = tab_find(c, e->p.ino);
-            if (x && (x->name || x->ino == FS_ROOT_INO)) path = path_of(c, e->p.ino, NULL);
-        }
+        char *path = fs_check_pending_path(c, e);
         e->p.path = path;
         e->p.msg = e->msg;
         emit(c, &e->p);
+        e->p.path = NULL;
         free(path);
     }
 }
@@ -754,13 +741,13 @@ static int read_super(struct chk *c)
     return 0;
 }
 
-int fs_check(const char *data_dir, const struct fs_check_options *o, struct fs_check_report *out)
+int fs_check_scan(struct chk *c, const char *data_dir, const struct fs_check_options *o,
+                  struct fs_check_report *out)
 {
-    struct chk c;
-    memset(&c, 0, sizeof(c));
+    memset(c, 0, sizeof(*c));
     memset(out, 0, sizeof(*out));
-    c.o = o;
-    c.r = out;
+    c->o = o;
+    c->r = out;
     struct stat st;
     if (stat(data_dir, &st) != 0) return -errno;
     if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
@@ -771,57 +758,72 @@ int fs_check(const char *data_dir, const struct fs_check_options *o, struct fs_c
     opt.read_only = 1;
     opt.paranoid_checks = 1;
     opt.log = quiet_log;
-    int rc = lsmer_open(data_dir, &opt, &c.db);
+    int rc = lsmer_open(data_dir, &opt, &c->db);
     if (rc == -ENOENT) return -EINVAL; /* a directory without a database */
     if (rc == -LSMER_ECORRUPT) {
         struct fs_check_problem p = {.kind = FS_CHECK_CHECKSUM,
                                      .severity = FS_CHECK_ERROR,
                                      .msg = "the database does not open: a file of the engine "
                                             "(manifest, log or table) fails its checksum"};
-        emit(&c, &p);
+        emit(c, &p);
         out->incomplete = 1;
         return 0;
     }
     if (rc) return rc;
-    c.snap = lsmer_snapshot_new(c.db);
-    if (!c.snap) {
+    c->snap = lsmer_snapshot_new(c->db);
+    if (!c->snap) {
         rc = -ENOMEM;
         goto out;
     }
-    rc = read_super(&c);
+    rc = read_super(c);
     if (rc == -LSMER_ECORRUPT || rc == -EIO) {
-        engine_error(&c, rc, "the superblock", (const uint8_t *)"S", 1);
+        engine_error(c, rc, "the superblock", (const uint8_t *)"S", 1);
         rc = 0;
         goto out;
     }
     if (rc) goto out;
-    rc = scan_inodes(&c);
+    rc = scan_inodes(c);
     if (rc) goto out;
-    rc = scan_all(&c);
+    rc = scan_all(c);
     if (rc) goto out;
-    progress(&c, "done");
+    progress(c, "done");
     if (out->incomplete) {
-        /* Half a scan would call every inode past the damage lost. */
+        /* Half a scan would call every inode past the damage lost: only the
+         * problems found so far are kept, and the tree is not judged. */
         struct fs_check_problem p = {.kind = FS_CHECK_INCOMPLETE,
                                      .severity = FS_CHECK_ERROR,
                                      .msg = "the scan stopped at the damage above: link counts, "
                                             "lost inodes and the tree were not checked"};
-        emit_pending(&c);
-        emit(&c, &p);
+        fs_check_emit_pending(c);
+        emit(c, &p);
         goto out;
     }
-    rc = check_inodes(&c);
-    if (rc) goto out;
-    emit_pending(&c);
+    rc = check_inodes(c);
 out:
-    for (size_t i = 0; i < c.npend; i++) {
-        free(c.pend[i].msg);
-        free(c.pend[i].name);
+    if (c->snap) lsmer_snapshot_release(c->db, c->snap);
+    c->snap = NULL;
+    if (c->db) lsmer_close(c->db);
+    c->db = NULL;
+    return rc;
+}
+
+void fs_check_release(struct chk *c)
+{
+    for (size_t i = 0; i < c->npend; i++) {
+        free(c->pend[i].msg);
+        free(c->pend[i].name);
     }
-    free(c.pend);
-    for (size_t i = 0; i < c.cap; i++) free(c.tab[i].name);
-    free(c.tab);
-    if (c.snap) lsmer_snapshot_release(c.db, c.snap);
-    if (c.db) lsmer_close(c.db);
+    free(c->pend);
+    for (size_t i = 0; i < c->cap; i++) free(c->tab[i].name);
+    free(c->tab);
+    memset(c, 0, sizeof(*c));
+}
+
+int fs_check(const char *data_dir, const struct fs_check_options *o, struct fs_check_report *out)
+{
+    struct chk c;
+    int rc = fs_check_scan(&c, data_dir, o, out);
+    if (rc == 0 && !out->incomplete) fs_check_emit_pending(&c);
+    fs_check_release(&c);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "daemon.h"
 #include "lsmer.h"
 
@@ -209,6 +210,7 @@ static int run(struct cmdline *c, int report_fd)
     struct fuse_session *se = NULL;
     struct fuse_loop_config *cfg = NULL;
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    struct control *ctl = NULL;
     int status = 1, mounted = 0, handlers = 0;
 
     if (!realpath(c->mountpoint, mnt)) {
@@ -274,6 +276,11 @@ static int run(struct cmdline *c, int report_fd)
         if (chdir("/") != 0) logf_(1, "chdir /: %s", strerror(errno));
     }
     logf_(2, "mounted %s at %s (writeback cache %s)", data_dir, mnt, c->writeback ? "on" : "off");
+    /* `lsmer stats|compact|backup` on the live mount; the mount works
+     * without it (control_start logs why it could not start). */
+    struct control_config cc = {
+        .data_dir = data_dir, .mountpoint = mnt, .fs = d.fs, .log = log_msg};
+    control_start(&cc, &ctl);
     if (c->single) {
         rc = fuse_session_loop(se);
     } else {
@@ -287,6 +294,7 @@ static int run(struct cmdline *c, int report_fd)
     logf_(2, "unmounting %s", mnt);
 out:
     if (mounted) fuse_session_unmount(se);
+    control_stop(ctl);
     if (handlers) fuse_remove_signal_handlers(se);
     if (se) fuse_session_destroy(se);
     if (cfg) fuse_loop_cfg_destroy(cfg);

@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "op_counters.h"
+
+_Atomic uint64_t lsmerfs_op_count[LSMERFS_OP_COUNT];
+_Atomic uint64_t lsmerfs_read_bytes, lsmerfs_write_bytes;
 
 static struct lsmerfs_daemon *dm(fuse_req_t req)
 {
@@ -57,6 +61,7 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    LSMERFS_COUNT_OP(lookup);
     struct stat st;
     int rc = fs_lookup(dm(req)->fs, parent, name, &st);
     if (rc == -ENOENT) {
@@ -73,18 +78,22 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+    LSMERFS_COUNT_OP(forget);
     fs_forget(dm(req)->fs, ino, nlookup);
     fuse_reply_none(req);
 }
 
 static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+    /* Counted as the forgets it carries. */
+    atomic_fetch_add_explicit(&lsmerfs_op_count[LSMERFS_OP_forget], count, memory_order_relaxed);
     for (size_t i = 0; i < count; i++) fs_forget(dm(req)->fs, forgets[i].ino, forgets[i].nlookup);
     fuse_reply_none(req);
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(getattr);
     (void)fi;
     struct stat st;
     int rc = fs_getattr(dm(req)->fs, ino, &st);
@@ -97,6 +106,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
                        struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(setattr);
     (void)fi;
     static const struct {
         int fuse;
@@ -126,6 +136,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 
 static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+    LSMERFS_COUNT_OP(readlink);
     char buf[PATH_MAX + 1];
     size_t len;
     int rc = fs_readlink(dm(req)->fs, ino, buf, sizeof(buf), &len);
@@ -137,6 +148,7 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+    LSMERFS_COUNT_OP(mknod);
     struct fs_ctx ctx = req_ctx(req);
     struct stat st;
     reply_entry(req, fs_mknod(dm(req)->fs, parent, name, mode, rdev, &ctx, &st), &st);
@@ -144,6 +156,7 @@ static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+    LSMERFS_COUNT_OP(mkdir);
     struct fs_ctx ctx = req_ctx(req);
     struct stat st;
     reply_entry(req, fs_mkdir(dm(req)->fs, parent, name, mode, &ctx, &st), &st);
@@ -151,6 +164,7 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+    LSMERFS_COUNT_OP(symlink);
     struct fs_ctx ctx = req_ctx(req);
     struct stat st;
     reply_entry(req, fs_symlink(dm(req)->fs, link, parent, name, &ctx, &st), &st);
@@ -158,6 +172,7 @@ static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+    LSMERFS_COUNT_OP(link);
     struct fs_ctx ctx = req_ctx(req);
     struct stat st;
     reply_entry(req, fs_link(dm(req)->fs, ino, newparent, newname, &ctx, &st), &st);
@@ -165,12 +180,14 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    LSMERFS_COUNT_OP(unlink);
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_unlink(dm(req)->fs, parent, name, &ctx));
 }
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    LSMERFS_COUNT_OP(rmdir);
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_rmdir(dm(req)->fs, parent, name, &ctx));
 }
@@ -178,12 +195,14 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
 {
+    LSMERFS_COUNT_OP(rename);
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_rename(dm(req)->fs, parent, name, newparent, newname, flags, &ctx));
 }
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(open);
     struct fs_ctx ctx = req_ctx(req);
     uint64_t fh;
     int rc = fs_open_file(dm(req)->fs, ino, fi->flags, &ctx, &fh);
@@ -199,6 +218,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(create);
     struct fs_ctx ctx = req_ctx(req);
     struct stat st;
     uint64_t fh;
@@ -220,30 +240,37 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(read);
     char *buf = malloc(size ? size : 1);
     size_t n = 0;
     int rc = buf ? fs_read(dm(req)->fs, ino, fi->fh, buf, size, off, &n) : -ENOMEM;
     if (rc)
         fuse_reply_err(req, -rc);
-    else
+    else {
+        atomic_fetch_add_explicit(&lsmerfs_read_bytes, n, memory_order_relaxed);
         fuse_reply_buf(req, buf, n);
+    }
     free(buf);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(write);
     struct fs_ctx ctx = req_ctx(req);
     size_t n;
     int rc = fs_write(dm(req)->fs, ino, fi->fh, buf, size, off, &ctx, &n);
     if (rc)
         fuse_reply_err(req, -rc);
-    else
+    else {
+        atomic_fetch_add_explicit(&lsmerfs_write_bytes, n, memory_order_relaxed);
         fuse_reply_write(req, n);
+    }
 }
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(flush);
     (void)ino;
     (void)fi;
     /* Every write is in the store's log already; with the writeback cache
@@ -253,17 +280,20 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(release);
     fuse_reply_err(req, -fs_release(dm(req)->fs, ino, fi->fh));
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(fsync);
     (void)fi;
     fuse_reply_err(req, -fs_fsync(dm(req)->fs, ino, datasync));
 }
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(opendir);
     struct fs_dir *d;
     int rc = fs_opendir(dm(req)->fs, ino, &d);
     if (rc) {
@@ -318,6 +348,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(readdir);
     (void)ino;
     do_readdir(req, size, off, fi, 0);
 }
@@ -325,12 +356,14 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(readdirplus);
     (void)ino;
     do_readdir(req, size, off, fi, 1);
 }
 
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(releasedir);
     (void)ino;
     fs_releasedir(dm(req)->fs, (struct fs_dir *)(uintptr_t)fi->fh);
     fuse_reply_err(req, 0);
@@ -338,12 +371,14 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(fsyncdir);
     (void)fi;
     fuse_reply_err(req, -fs_fsync(dm(req)->fs, ino, datasync));
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+    LSMERFS_COUNT_OP(statfs);
     (void)ino;
     struct statvfs sv;
     int rc = fs_statfs(dm(req)->fs, &sv);
@@ -356,12 +391,14 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
+    LSMERFS_COUNT_OP(setxattr);
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_setxattr(dm(req)->fs, ino, name, value, size, flags, &ctx));
 }
 
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+    LSMERFS_COUNT_OP(getxattr);
     char *buf = size ? malloc(size) : NULL;
     size_t len = 0;
     int rc = (size && !buf) ? -ENOMEM : fs_getxattr(dm(req)->fs, ino, name, buf, size, &len);
@@ -376,6 +413,7 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+    LSMERFS_COUNT_OP(listxattr);
     char *buf = size ? malloc(size) : NULL;
     size_t len = 0;
     int rc = (size && !buf) ? -ENOMEM : fs_listxattr(dm(req)->fs, ino, buf, size, &len);
@@ -390,6 +428,7 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+    LSMERFS_COUNT_OP(removexattr);
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_removexattr(dm(req)->fs, ino, name, &ctx));
 }
@@ -397,6 +436,7 @@ static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                          struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(fallocate);
     (void)fi;
     struct fs_ctx ctx = req_ctx(req);
     fuse_reply_err(req, -fs_fallocate(dm(req)->fs, ino, mode, offset, length, &ctx));
@@ -405,6 +445,7 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 static void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
                      struct fuse_file_info *fi)
 {
+    LSMERFS_COUNT_OP(lseek);
     (void)fi;
     off_t out;
     int rc = fs_lseek(dm(req)->fs, ino, off, whence, &out);

@@ -1,9 +1,11 @@
 /*
- * cmd_compact.c — `lsmer compact DATA_DIR`: lsmer_compact_range() over the
- * whole key space, which pushes every level down to the last one and drops
- * deleted and overwritten data. lsmer_compact_range() blocks, so it runs in
- * a thread while the main thread shows a progress line on a terminal,
- * computed from the engine's compaction counters.
+ * cmd_compact.c — `lsmer compact DATA_DIR|MOUNTPOINT`: lsmer_compact_range()
+ * over the whole key space, which pushes every level down to the last one
+ * and drops deleted and overwritten data. Offline, lsmer_compact_range()
+ * blocks, so it runs in a thread while the main thread shows a progress
+ * line on a terminal, computed from the engine's compaction counters. On a
+ * mounted filesystem the daemon compacts (control channel, ctl.h) while the
+ * filesystem stays in use, and sends the same progress figures.
  */
 #include "cli.h"
 
@@ -15,15 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
+
 static void compact_usage(FILE *f)
 {
-    fprintf(f, "Usage: lsmer compact [--quiet] DATA_DIR\n"
+    fprintf(f, "Usage: lsmer compact [--quiet] DATA_DIR|MOUNTPOINT\n"
                "\n"
                "Compacts the lsmer database in DATA_DIR: every table of every level is\n"
                "merged down to the last level, dropping deleted and overwritten data.\n"
                "Afterwards reads touch fewer files and the space used is the live data.\n"
                "Needs free space for a second copy of the largest level while it runs.\n"
-               "The database must not be in use (an lsmerfs mounted on it holds its lock).\n"
+               "For a mounted lsmerfs (its MOUNTPOINT, or the DATA_DIR it has mounted) the\n"
+               "daemon compacts while the filesystem stays in use (only the mount's owner\n"
+               "and root may ask it); interrupting this command then stops the progress\n"
+               "reports, not the compaction.\n"
                "On a terminal a progress line shows the bytes compacted so far.\n"
                "\n"
                "Options:\n"
@@ -62,6 +69,64 @@ static void level_summary(const lsmer_stats *s, char *buf, size_t len)
     if (n == 0) snprintf(buf, len, "empty");
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Through the daemon: "progress READ WRITTEN TOTAL JOBS" lines, then
+ * "ok BEFORE AFTER" (table bytes) or "error". */
+static int compact_live(const struct cli_target *t, int quiet)
+{
+    struct ctl_conn c;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (ctl_request("compact", t->data_dir, "compact", &c) != 0) return CLI_EXIT_FAIL;
+    int tty = !quiet && isatty(STDERR_FILENO);
+    char line[CTL_LINE_MAX];
+    int rc, ret = CLI_EXIT_FAIL;
+    while ((rc = ctl_read_line(&c, line, sizeof(line))) > 0) {
+        unsigned long long rd, wr, total, jobs, before, after;
+        int err;
+        const char *text;
+        if (sscanf(line, "progress %llu %llu %llu %llu", &rd, &wr, &total, &jobs) == 4) {
+            if (!tty) continue;
+            double pct = total ? 100.0 * (double)rd / (double)total : 0;
+            if (pct > 99) pct = 99;
+            char r[32], w[32], tt[32];
+            cli_format_bytes(rd, r, sizeof(r));
+            cli_format_bytes(wr, w, sizeof(w));
+            cli_format_bytes(total, tt, sizeof(tt));
+            fprintf(stderr, "\rcompacting %s: ~%.0f%%  read %s of %s, wrote %s, %llu jobs\033[K",
+                    t->mountpoint, pct, r, tt, w, jobs);
+        } else if (sscanf(line, "ok %llu %llu", &before, &after) == 2) {
+            if (tty) fprintf(stderr, "\r\033[K");
+            if (!quiet) {
+                char sb[32], sa[32];
+                cli_format_bytes(before, sb, sizeof(sb));
+                cli_format_bytes(after, sa, sizeof(sa));
+                printf("compacted %s (live) in %.1f s: tables %s -> %s\n", t->mountpoint,
+                       seconds_since(&t0), sb, sa);
+            }
+            ret = CLI_EXIT_OK;
+            break;
+        } else if (ctl_parse_error(line, &err, &text)) {
+            if (tty) fprintf(stderr, "\r\033[K");
+            cli_error("compact", "%s: %s", t->mountpoint, text);
+            break;
+        }
+    }
+    if (rc <= 0) {
+        if (tty) fprintf(stderr, "\r\033[K");
+        cli_error("compact", "the daemon of %s stopped answering (%s); see its log", t->mountpoint,
+                  rc == 0 ? "connection closed" : strerror(-rc));
+    }
+    ctl_close(&c);
+    return ret;
+}
+
 int cmd_compact(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -89,11 +154,14 @@ int cmd_compact(int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        cli_error("compact", "%s (usage: lsmer compact [--quiet] DATA_DIR)",
-                  argc - optind == 0 ? "missing DATA_DIR" : "too many arguments");
+        cli_error("compact", "%s (usage: lsmer compact [--quiet] DATA_DIR|MOUNTPOINT)",
+                  argc - optind == 0 ? "missing DATA_DIR or MOUNTPOINT" : "too many arguments");
         return CLI_EXIT_USAGE;
     }
-    const char *dir = argv[optind];
+    struct cli_target target;
+    if (ctl_target("compact", argv[optind], &target, quiet) != 0) return CLI_EXIT_FAIL;
+    if (target.live) return compact_live(&target, quiet);
+    const char *dir = target.data_dir;
     struct compact_job job = {.rc = 0};
     if (cli_open_db("compact", dir, 0, &job.db) != 0) return CLI_EXIT_FAIL;
 

@@ -1,7 +1,9 @@
 /*
- * cmd_fsck.c — `lsmer fsck DATA_DIR`: checks an lsmerfs store offline with
- * fs_check() (fs/core/fs_check.h) and prints one line per problem, a
- * summary, and an exit code in the manner of e2fsck.
+ * cmd_fsck.c — `lsmer fsck [--repair] DATA_DIR`: checks an lsmerfs store
+ * offline with fs_check() (fs/core/fs_check.h), or checks and repairs it
+ * with fs_repair() (fs_repair.h), and prints one line per problem (and
+ * what was done about it), a summary, and an exit code in the manner of
+ * e2fsck.
  */
 #include "cli.h"
 
@@ -14,6 +16,7 @@
 
 #ifdef LSMER_WITH_FS
 #include "fs_check.h"
+#include "fs_repair.h"
 #endif
 
 #define FSCK_OK 0
@@ -26,7 +29,8 @@ static void fsck_usage(FILE *f)
     fprintf(f, "Usage: lsmer fsck [OPTIONS] DATA_DIR\n"
                "\n"
                "Check an lsmerfs filesystem offline: the DATA_DIR given to lsmerfs, which must\n"
-               "not be mounted. The store is opened read-only and nothing is written.\n"
+               "not be mounted. Without --repair the store is opened read-only and nothing\n"
+               "is written.\n"
                "\n"
                "What is checked:\n"
                "  - every block of every table file against its checksum (the whole key space\n"
@@ -48,9 +52,30 @@ static void fsck_usage(FILE *f)
                "Files unlinked while open when the daemon stopped (crash, kill -9) are\n"
                "listed as INFO: the next mount frees them; they are not errors.\n"
                "\n"
+               "Repair (-y): each fix is one atomic batch, written after the check, and\n"
+               "printed under its problem as '  -> fixed: what was done' or\n"
+               "'  -> left: why, and what to do'. The inode is trusted, an entry is not:\n"
+               "  - entries naming a missing inode, inside a non-directory, naming the root,\n"
+               "    a second entry of a directory, undecodable entries: removed;\n"
+               "  - an entry whose type disagrees with its inode: rewritten;\n"
+               "  - an inode with no entry: freed if it holds nothing (or nlink is 0), else\n"
+               "    linked as /lost+found/#INO (lost+found is made, mode 0700, if missing);\n"
+               "    directories cut off from the root (a cycle) are moved there too;\n"
+               "  - orphans are freed now; orphan records of linked or missing inodes go;\n"
+               "  - link counts and '..' are set from the entries;\n"
+               "  - blocks past the end of a file (the last cut to the size), of inline files\n"
+               "    or non-files, and blocks and xattrs of missing inodes: removed;\n"
+               "  - a too-low superblock ino_limit: raised.\n"
+               "Never touched: checksum damage (find the file with 'lsmer scrub', restore it\n"
+               "from a backup), a bad superblock, unknown keys, undecodable inodes (and their\n"
+               "entries and data), a missing root, and anything when the scan stopped early.\n"
+               "A fix may uncover more (a removed entry leaves its child without one), so\n"
+               "check and fix alternate until nothing changes; the final check decides the\n"
+               "exit status. Back up DATA_DIR first if its contents matter.\n"
+               "\n"
                "Options:\n"
                "  -n, --no-repair  only check (the default)\n"
-               "  -y, --repair     repair what can be repaired (not implemented yet)\n"
+               "  -y, --repair     repair what can be repaired safely (see below)\n"
                "  -q, --quiet      print only errors and the summary (no INFO lines)\n"
                "  -P, --progress   show progress on stderr even when it is not a terminal\n"
                "      --no-progress  never show progress\n"
@@ -58,15 +83,18 @@ static void fsck_usage(FILE *f)
                "\n"
                "Exit status (as e2fsck):\n"
                "  0  no errors (INFO lines may have been printed)\n"
-               "  1  errors were found and corrected (--repair)\n"
-               "  4  errors were found and left uncorrected\n"
+               "  1  errors were found and corrected, or orphans freed (--repair); a new\n"
+               "     check now finds no errors\n"
+               "  4  errors were found and left uncorrected (or remain after --repair)\n"
                "  8  operational error: DATA_DIR cannot be opened, is not an lsmerfs store,\n"
-               "     is in use (mounted), or the check ran out of memory\n"
+               "     is in use (mounted), the check ran out of memory, or a repair could not\n"
+               "     write (ENOSPC, EIO: fixes written before it are whole; run again)\n"
                "  2  usage error\n"
                "\n"
                "Examples:\n"
                "  fusermount3 -u /mnt/fs && lsmer fsck /srv/fs-data\n"
-               "  lsmer fsck -q /srv/fs-data || echo \"damaged: exit $?\"\n");
+               "  lsmer fsck -q /srv/fs-data || echo \"damaged: exit $?\"\n"
+               "  cp -a /srv/fs-data /srv/fs-data.bak && lsmer fsck -y /srv/fs-data\n");
 }
 
 #ifdef LSMER_WITH_FS
@@ -89,6 +117,14 @@ static void on_problem(void *arg, const struct fs_check_problem *p)
         printf("%s %s %s: %s\n", sev, fs_check_kind_name(p->kind), p->path, p->msg);
     else
         printf("%s %s: %s\n", sev, fs_check_kind_name(p->kind), p->msg);
+    fflush(stdout);
+}
+
+static void on_fix(void *arg, const struct fs_check_problem *p, int fixed, const char *action)
+{
+    struct fsck_state *s = arg;
+    if (s->quiet && p->severity != FS_CHECK_ERROR && fixed) return;
+    printf("  -> %s: %s\n", fixed ? "fixed" : "left", action);
     fflush(stdout);
 }
 
@@ -146,12 +182,9 @@ int cmd_fsck(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *dir = argv[optind];
-    if (repair) {
-        cli_error("fsck", "repair not implemented yet; run without --repair to check %s", dir);
-        return FSCK_OPERATIONAL;
-    }
 #ifndef LSMER_WITH_FS
     (void)quiet;
+    (void)repair;
     (void)progress;
     cli_error("fsck", "this lsmer was built without the lsmerfs core (FUSE 3 was not found at "
                       "build time), so it cannot check a filesystem; rebuild with libfuse3-dev");
@@ -161,7 +194,15 @@ int cmd_fsck(int argc, char **argv)
     struct fs_check_options o = {
         .on_problem = on_problem, .arg = &st, .progress = on_progress, .progress_arg = &st};
     struct fs_check_report r;
-    int rc = fs_check(dir, &o, &r);
+    struct fs_repair_report rr;
+    int rc;
+    if (repair) {
+        struct fs_repair_options ro = {.check = o, .on_fix = on_fix, .fix_arg = &st};
+        rc = fs_repair(dir, &ro, &rr);
+        r = rr.last;
+    } else {
+        rc = fs_check(dir, &o, &r);
+    }
     if (st.progress_shown) fputs("\r\033[K", stderr);
     if (rc) {
         switch (rc) {
@@ -179,7 +220,8 @@ int cmd_fsck(int argc, char **argv)
             cli_error("fsck", "%s was written by a newer version; use that version's lsmer", dir);
             break;
         default:
-            cli_error("fsck", "cannot check %s: %s; %s", dir, lsmer_strerror(rc), cli_hint(rc));
+            cli_error("fsck", "cannot %s %s: %s; %s", repair ? "repair" : "check", dir,
+                      lsmer_strerror(rc), cli_hint(rc));
         }
         return FSCK_OPERATIONAL;
     }
@@ -191,6 +233,13 @@ int cmd_fsck(int argc, char **argv)
            dir, r.inodes, r.dirs, r.files, r.symlinks, r.others, bytes, r.keys, r.errors,
            r.errors == 1 ? "" : "s", r.infos, r.infos == 1 ? "" : "s",
            r.incomplete ? " (the scan stopped early)" : "");
-    return r.errors ? FSCK_UNCORRECTED : FSCK_OK;
+    if (!repair) return r.errors ? FSCK_UNCORRECTED : FSCK_OK;
+    printf("%s: repair: %" PRIu64 " problem%s fixed (%" PRIu64 " error%s), %" PRIu64
+           " left, %u check%s; the last check above found %" PRIu64 " error%s\n",
+           dir, rr.fixed, rr.fixed == 1 ? "" : "s", rr.errors_fixed,
+           rr.errors_fixed == 1 ? "" : "s", rr.left, rr.passes, rr.passes == 1 ? "" : "s", r.errors,
+           r.errors == 1 ? "" : "s");
+    if (r.errors) return FSCK_UNCORRECTED;
+    return rr.fixed ? FSCK_CORRECTED : FSCK_OK;
 #endif
 }
