@@ -44,7 +44,7 @@
 
 #define FS_ROOT_INO 1u
 #define FS_NAME_MAX 255u
-#define FS_SYMLINK_MAX 4095u /* PATH_MAX - 1 */
+#define FS_SYMLINK_MAX 4095u  /* PATH_MAX - 1 */
 #ifndef FS_BLOCK_SIZE_DEFAULT /* -D for experiments */
 #define FS_BLOCK_SIZE_DEFAULT (16u * 1024u)
 #endif
