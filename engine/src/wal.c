@@ -5,6 +5,7 @@
 #include "wal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,9 @@ struct wal_writer {
     uint32_t type_crc[WAL_MAX_TYPE + 1];
     size_t block_off; /* bytes used in the current block */
     uint64_t size;
-    int err; /* sticky: the file's tail is unknown after a failed append */
+    /* Sticky: the file's tail is unknown after a failed append. Atomic: the
+     * appender and the syncer (db_write.c) run at once without a lock. */
+    atomic_int err;
     struct buffer buf;
 };
 
@@ -99,7 +102,7 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
 
     rc = env_append(w->f, w->buf.p, w->buf.n);
     if (rc < 0) {
-        w->err = rc;
+        atomic_store(&w->err, rc);
         return rc;
     }
     w->block_off = block_off;
@@ -111,7 +114,8 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
 
 int wal_sync(struct wal_writer *w)
 {
-    if (w->err) return w->err;
+    int err = atomic_load(&w->err);
+    if (err) return err;
     return env_sync(w->f);
 }
 
