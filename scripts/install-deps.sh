@@ -27,6 +27,8 @@ packages=(
   # programs the mount tests drive
   sqlite3 rsync attr acl tar coreutils findutils util-linux procps psmisc python3 perl
   clang-format
+  # tools/tests/t_install.sh: renders the man pages, reads the installed library
+  man-db groff-base binutils
 )
 if [ "$want_bench" -eq 1 ]; then
   packages+=(librocksdb-dev libleveldb-dev liblmdb-dev libsnappy-dev bindfs gnuplot-nox)

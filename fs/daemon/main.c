@@ -290,7 +290,9 @@ static int run(struct cmdline *c, int report_fd)
         fuse_loop_cfg_set_idle_threads(cfg, 4);
         rc = fuse_session_loop_mt(se, cfg);
     }
-    status = rc == 0 ? 0 : 1;
+    /* libfuse's loop returns the signal that ended it (SIGTERM, SIGINT,
+     * SIGHUP): a requested, clean shutdown, not a failure. */
+    status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
     logf_(2, "unmounting %s", mnt);
 out:
     if (mounted) fuse_session_unmount(se);
