@@ -29,9 +29,11 @@ packages=(
   clang-format
   # tools/tests/t_install.sh: renders the man pages, reads the installed library
   man-db groff-base binutils
+  # tools/tests/t_plot.sh: the benchmark charts
+  gnuplot-nox
 )
 if [ "$want_bench" -eq 1 ]; then
-  packages+=(librocksdb-dev libleveldb-dev liblmdb-dev libsnappy-dev bindfs gnuplot-nox)
+  packages+=(librocksdb-dev libleveldb-dev liblmdb-dev libsnappy-dev bindfs)
 fi
 
 export DEBIAN_FRONTEND=noninteractive
