@@ -171,8 +171,10 @@ void *db_flush_main(void *arg)
         db->flush_running = 0;
         if (rc)
             db_job_failed_locked(db, DB_SOFT_FLUSH, rc, "flushing a memtable");
-        else
+        else {
             db_job_succeeded_locked(db, DB_SOFT_FLUSH);
+            db_wal_recovered_check_locked(db);
+        }
         /* Level 0 grew: compaction may be due; writers may proceed. */
         pthread_cond_broadcast(&db->work_cv);
         pthread_cond_broadcast(&db->bg_cv);

@@ -104,14 +104,21 @@ struct lsmer_db {
     uint64_t *pending_outputs; /* mu: table numbers being written */
     size_t n_pending, cap_pending;
 
-    /* mu: the error writes return. A hard error (EIO, corruption) sticks
-     * until reopen. Running out of space is soft: soft_causes has a bit per
-     * job that failed for lack of space (DB_SOFT_*); each job retries after
-     * retry_at and clears its bit when it succeeds, and bg_error goes back
-     * to 0 when no bit is left. */
+    /* mu: the error writes return. Corruption and other hard errors stick
+     * until reopen. Running out of space (ENOSPC) and a disk error (EIO) are
+     * soft: soft_causes has a bit per job that failed so (DB_SOFT_*); each
+     * job retries after retry_at and clears its bit when it succeeds, and
+     * bg_error goes back to 0 when no bit is left. */
     int bg_error;
     int bg_error_hard;
     unsigned soft_causes;
+    /* mu: the WAL failed with EIO. After a failed fsync the kernel may have
+     * dropped the log's unsynced pages, so the log cannot be trusted (nor
+     * synced again to make earlier writes durable): the memtable it backs is
+     * switched out and flushed to a table, and writes resume only once every
+     * memtable whose log is at or below wal_abandoned is flushed. */
+    int wal_error;
+    uint64_t wal_abandoned;
     uint64_t retry_at, retry_backoff; /* micros */
     int apply_failed;                 /* mu: a manifest write failed; don't sweep */
     _Atomic int shutting_down;
@@ -135,9 +142,15 @@ char *db_path(const struct lsmer_db *db, const char *name);
 char *db_file_path(const struct lsmer_db *db, uint64_t number, const char *suffix);
 
 /* db_write.c */
-int db_new_wal_locked(struct lsmer_db *db); /* mu held: start a new WAL file */
+/* mu held: start a new WAL file; sync_old: make the old one durable first
+ * (always, except when it is abandoned after EIO, see wal_abandoned). */
+int db_new_wal_locked(struct lsmer_db *db, int sync_old);
+/* mu held: a memtable was flushed; lifts the WAL's soft error once every
+ * memtable of an abandoned log is in a table. */
+void db_wal_recovered_check_locked(struct lsmer_db *db);
 enum { DB_SOFT_WAL = 1, DB_SOFT_FLUSH = 2, DB_SOFT_COMPACT = 4 };
-/* mu held: records that job `cause` failed with err (soft when -ENOSPC). */
+/* mu held: records that job `cause` failed with err (soft when -ENOSPC or
+ * -EIO: the disk may come back). */
 void db_job_failed_locked(struct lsmer_db *db, unsigned cause, int err, const char *what);
 /* mu held: job `cause` succeeded; clears its soft error. */
 void db_job_succeeded_locked(struct lsmer_db *db, unsigned cause);

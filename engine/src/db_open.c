@@ -322,7 +322,7 @@ static int recover(struct lsmer_db *db)
         }
     }
     pthread_mutex_lock(&db->mu);
-    rc = db_new_wal_locked(db);
+    rc = db_new_wal_locked(db, 1);
     if (!rc) {
         version_edit_set_log_number(edit, db->wal_number);
         rc = db_apply_locked(db, edit);

@@ -36,17 +36,26 @@ void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what)
 
 void db_job_failed_locked(struct lsmer_db *db, unsigned cause, int err, const char *what)
 {
-    if (err != -ENOSPC) {
+    if (err != -ENOSPC && err != -EIO) {
         db_set_bg_error_locked(db, err, what);
         return;
     }
-    if (!db->soft_causes)
-        db_log(db, LSMER_LOG_ERROR,
-               "%s failed: no space left on the device holding %s; writes fail with "
-               "ENOSPC until space is freed (reads go on, nothing written is lost)",
-               what, db->dir);
+    if (cause == DB_SOFT_WAL && (!db->wal_error || err == -EIO)) db->wal_error = err;
+    if (!db->soft_causes) {
+        if (err == -ENOSPC)
+            db_log(db, LSMER_LOG_ERROR,
+                   "%s failed: no space left on the device holding %s; writes fail with "
+                   "ENOSPC until space is freed (reads go on, nothing written is lost)",
+                   what, db->dir);
+        else
+            db_log(db, LSMER_LOG_ERROR,
+                   "%s failed: I/O error on the device holding %s; writes fail with EIO "
+                   "and are retried with backoff until the device works again (reads "
+                   "go on, nothing acknowledged is lost); check dmesg",
+                   what, db->dir);
+    }
     db->soft_causes |= cause;
-    if (!db->bg_error_hard) db->bg_error = -ENOSPC;
+    if (!db->bg_error_hard) db->bg_error = err;
     db->retry_backoff = db->retry_backoff ? db->retry_backoff * 2 : 100000;
     if (db->retry_backoff > 2000000) db->retry_backoff = 2000000;
     db->retry_at = env_now_micros(db->env) + db->retry_backoff;
@@ -57,11 +66,12 @@ void db_job_succeeded_locked(struct lsmer_db *db, unsigned cause)
 {
     if (!(db->soft_causes & cause)) return;
     db->soft_causes &= ~cause;
+    if (cause == DB_SOFT_WAL) db->wal_error = 0;
     if (!db->soft_causes) {
         db->retry_backoff = 0;
         if (!db->bg_error_hard) {
             db->bg_error = 0;
-            db_log(db, LSMER_LOG_WARN, "space is available again in %s; writes resume", db->dir);
+            db_log(db, LSMER_LOG_WARN, "the device holding %s works again; writes resume", db->dir);
         }
     }
     pthread_cond_broadcast(&db->bg_cv);
@@ -97,14 +107,14 @@ int db_apply_locked(struct lsmer_db *db, struct version_edit *e)
     return rc;
 }
 
-int db_new_wal_locked(struct lsmer_db *db)
+int db_new_wal_locked(struct lsmer_db *db, int sync_old)
 {
     /* Sync the old log first: a later sync in the new log must never make a
      * write durable while an earlier unsynced one in the old log is lost
      * (recovery must always give a prefix of the acknowledged writes). */
     /* The syncer uses the log without mu: let it finish first. */
     while (db->sync_running) pthread_cond_wait(&db->sync_cv, &db->mu);
-    if (db->wal) {
+    if (db->wal && sync_old) {
         /* A log whose append failed still syncs its good prefix; a torn
          * record after it is dropped by recovery. */
         int src = wal_sync_prefix(db->wal);
@@ -138,6 +148,46 @@ int db_new_wal_locked(struct lsmer_db *db)
     return 0;
 }
 
+/* mu held, after EIO on the WAL (see wal_abandoned in db_impl.h): a new
+ * log without syncing the old one, and the memtable it backed goes to the
+ * flush thread. Writes stay refused until that flush is done. */
+static int abandon_wal_locked(struct lsmer_db *db)
+{
+    if (db->n_imm >= DB_MAX_IMM) return db->bg_error; /* the flush makes room first */
+    uint64_t old_log = db->wal_number;
+    int empty = memtable_empty(db->mem);
+    struct memtable *m = empty ? NULL : memtable_new();
+    if (!empty && !m) return -ENOMEM;
+    int rc = db_new_wal_locked(db, 0);
+    if (rc) {
+        if (m) memtable_unref(m);
+        return rc;
+    }
+    db_log(db, LSMER_LOG_WARN,
+           "WAL %06" PRIu64 ".log abandoned after an I/O error; its writes go to a table "
+           "before writes resume",
+           old_log);
+    if (!empty) {
+        db->imm[db->n_imm].mem = db->mem;
+        db->imm[db->n_imm].log_number = old_log;
+        db->n_imm++;
+        db->mem = m;
+    }
+    db->wal_abandoned = old_log;
+    db_wal_recovered_check_locked(db);
+    pthread_cond_broadcast(&db->work_cv);
+    return 0;
+}
+
+void db_wal_recovered_check_locked(struct lsmer_db *db)
+{
+    if (!db->wal_abandoned) return;
+    for (int i = 0; i < db->n_imm; i++)
+        if (db->imm[i].log_number <= db->wal_abandoned) return;
+    db->wal_abandoned = 0;
+    db_job_succeeded_locked(db, DB_SOFT_WAL);
+}
+
 static void sleep_micros(uint64_t us)
 {
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
@@ -159,8 +209,18 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
         if (db->bg_error) {
             /* Out of space: a broken WAL is replaced once retrying is due;
              * other soft causes clear when their job succeeds. */
-            if (db->soft_causes == DB_SOFT_WAL && db_may_retry_locked(db, DB_SOFT_WAL)) {
-                rc = db_new_wal_locked(db);
+            if (db->soft_causes == DB_SOFT_WAL && db->wal_error == -EIO && !db->wal_abandoned &&
+                db_may_retry_locked(db, DB_SOFT_WAL)) {
+                rc = abandon_wal_locked(db);
+                if (rc) {
+                    db_job_failed_locked(db, DB_SOFT_WAL, rc, "replacing the WAL");
+                    break;
+                }
+                continue;
+            }
+            if (db->soft_causes == DB_SOFT_WAL && db->wal_error != -EIO &&
+                db_may_retry_locked(db, DB_SOFT_WAL)) {
+                rc = db_new_wal_locked(db, 1);
                 if (rc) {
                     db_job_failed_locked(db, DB_SOFT_WAL, rc, "replacing the WAL");
                     break;
@@ -210,7 +270,7 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
             break;
         }
         uint64_t old_log = db->wal_number;
-        rc = db_new_wal_locked(db);
+        rc = db_new_wal_locked(db, 1);
         if (rc) {
             memtable_unref(m);
             db_job_failed_locked(db, DB_SOFT_WAL, rc, "creating a new WAL");

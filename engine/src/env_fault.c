@@ -43,8 +43,12 @@ struct fnode {
     char *path;      /* current name while live */
     uint64_t size;   /* bytes appended so far */
     uint64_t synced; /* durable prefix */
-    int live;        /* has a name in the namespace */
-    int refs;        /* open handles + undo entries pointing here */
+    /* [lost_lo, lost_hi): bytes a sync failed with EIO to write. Linux
+     * marks such pages clean, so a later successful sync does not write them
+     * either: after a power loss they read as zeros. */
+    uint64_t lost_lo, lost_hi;
+    int live; /* has a name in the namespace */
+    int refs; /* open handles + undo entries pointing here */
     struct fnode *next;
 };
 
@@ -306,7 +310,8 @@ static int undo_apply(struct fault_env *fe, struct undo *u)
 }
 
 /* Cuts path back to its first len bytes using only base env calls. */
-static int truncate_to(struct lsmer_env *base, const char *path, uint64_t len)
+static int truncate_to(struct lsmer_env *base, const char *path, uint64_t len, uint64_t lost_lo,
+                       uint64_t lost_hi)
 {
     struct env_file *f = NULL;
     void *buf = NULL;
@@ -322,6 +327,8 @@ static int truncate_to(struct lsmer_env *base, const char *path, uint64_t len)
     env_close(f);
     f = NULL;
     if (rc < 0) goto out;
+    if (lost_hi > got) lost_hi = got;
+    if (lost_lo < lost_hi) memset((char *)buf + lost_lo, 0, (size_t)(lost_hi - lost_lo));
     rc = env_open(base, path, ENV_WRITE, &f);
     if (rc < 0) goto out;
     if (got) rc = env_append(f, buf, got);
@@ -449,6 +456,12 @@ static int fault_sync(struct env_file *f)
 
     pthread_mutex_lock(&fe->mu);
     rc = file_check(fe, ff, FAULT_SYNC);
+    if (rc == -EIO && ff->node && !fe->crashed && ff->epoch == fe->epoch &&
+        ff->node->size > ff->node->synced) {
+        struct fnode *n = ff->node;
+        if (n->lost_hi <= n->lost_lo) n->lost_lo = n->synced;
+        n->lost_hi = n->size;
+    }
     if (rc == 0) {
         if (ff->node) ff->node->synced = ff->node->size;
         fe->syncs++;
@@ -763,8 +776,9 @@ int fault_env_restore(struct lsmer_env *e)
         undo_free(fe, u);
     }
     for (struct fnode *n = fe->nodes; n; n = n->next) {
-        if (!n->live || n->size <= n->synced) continue;
-        r = truncate_to(fe->base, n->path, n->synced);
+        if (!n->live || (n->size <= n->synced && n->lost_hi <= n->lost_lo)) continue;
+        r = truncate_to(fe->base, n->path, n->synced, n->lost_lo, n->lost_hi);
+        n->lost_lo = n->lost_hi = 0;
         if (r < 0 && rc == 0) rc = r;
         n->size = n->synced;
     }

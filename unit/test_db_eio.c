@@ -1,0 +1,228 @@
+/*
+ * test_db_eio.c — a disk that fails with EIO for a while, then works again.
+ *
+ * The fault env makes appends and syncs fail with -EIO from a chosen call
+ * on, and models what Linux does to a file whose fsync failed: its unsynced
+ * pages are marked clean, so even a later successful fsync does not write
+ * them and after a power loss they read as zeros. While the disk fails:
+ *   - writes fail with -EIO (or the sticky error lsmer_get_stats reports);
+ *   - reads return exactly the acknowledged data.
+ * Once the disk works again the same handle recovers by itself (no
+ * reopen): writes succeed within a few retry periods. Then a synced write
+ * and a simulated power loss: everything acknowledged before must be there
+ * (the engine may not rely on the log that failed), each failed write
+ * wholly or not at all.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "env.h"
+#include "env_fault.h"
+#include "lsmer.h"
+#include "model.h"
+#include "testutil.h"
+
+#define MAX_DOUBT 4096
+
+struct t {
+    uint64_t seed;
+    const char *name;
+    struct rng r;
+    char *dir;
+    struct lsmer_env *env;
+    lsmer_options o;
+    lsmer_db *db;
+    struct model *m;                 /* acknowledged */
+    struct model *doubts[MAX_DOUBT]; /* failed writes: all or nothing */
+    int ndoubts;
+    uint64_t fresh;
+};
+
+static void t_fail(struct t *x, const char *what, int rc)
+{
+    fprintf(stderr, "FAILED %s (seed %llu): %s (rc %d: %s)\n  database left in %s\n", x->name,
+            (unsigned long long)x->seed, what, rc, lsmer_strerror(rc), x->dir);
+    fail();
+}
+
+static void t_init(struct t *x, const char *name, uint64_t seed)
+{
+    memset(x, 0, sizeof(*x));
+    x->name = name;
+    x->seed = seed;
+    rng_init(&x->r, seed);
+    x->dir = test_tmpdir("eio");
+    x->env = fault_env_new(env_posix_default());
+    assert_non_null(x->env);
+    lsmer_options_init(&x->o);
+    x->o.log_level = LSMER_LOG_ERROR + (getenv("LSMER_TEST_VERBOSE") ? 2 : 0);
+    x->o.env = x->env;
+    x->o.memtable_size = 64 << 10;
+    x->o.target_file_size = 64 << 10;
+    x->o.level1_size = 256 << 10;
+    x->m = model_new();
+    assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
+}
+
+static void t_done(struct t *x)
+{
+    lsmer_close(x->db);
+    fault_env_free(x->env);
+    for (int i = 0; i < x->ndoubts; i++) model_free(x->doubts[i]);
+    model_free(x->m);
+    test_rmtree(x->dir);
+    free(x->dir);
+}
+
+/* A write of 1-3 fresh keys, synced one time in four. */
+static int fresh_write(struct t *x)
+{
+    lsmer_batch *b = lsmer_batch_new();
+    assert_non_null(b);
+    struct model *bm = model_new();
+    int n = 1 + (int)rng_uniform(&x->r, 3);
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        unsigned char v[300];
+        size_t kn = (size_t)snprintf(k, sizeof(k), "f%08llu", (unsigned long long)x->fresh++);
+        size_t vn = 1 + (size_t)rng_uniform(&x->r, sizeof(v) - 1);
+        rng_bytes(&x->r, v, vn);
+        assert_int_equal(lsmer_batch_put(b, k, kn, v, vn), 0);
+        model_put(bm, k, kn, v, vn);
+    }
+    int rc = lsmer_write(x->db, b, rng_one_in(&x->r, 4) ? LSMER_SYNC : 0);
+    lsmer_batch_free(b);
+    if (rc == 0) {
+        for (size_t i = 0; i < model_count(bm); i++) {
+            struct model_entry e;
+            model_nth(bm, i, &e);
+            model_put(x->m, e.key, e.klen, e.val, e.vlen);
+        }
+        model_free(bm);
+    } else {
+        assert_true(x->ndoubts < MAX_DOUBT);
+        x->doubts[x->ndoubts++] = bm;
+    }
+    return rc;
+}
+
+static void check_error(struct t *x, int rc)
+{
+    if (rc == -EIO) return;
+    lsmer_stats st;
+    if (lsmer_get_stats(x->db, &st) == 0 && st.background_error && rc == st.background_error)
+        return;
+    t_fail(x, "a write failed with an unexpected error", rc);
+}
+
+/* The database holds the acknowledged data plus each failed write wholly
+ * or not at all. */
+static void verify(struct t *x, const char *when)
+{
+    struct model *actual = model_new();
+    int rc = model_db_load(x->db, NULL, actual);
+    if (rc) t_fail(x, "a scan failed", rc);
+    struct model *expect = model_copy(x->m);
+    for (int i = 0; i < x->ndoubts; i++) {
+        struct model_entry e;
+        model_nth(x->doubts[i], 0, &e);
+        if (!model_get(actual, e.key, e.klen, NULL)) continue;
+        for (size_t j = 0; j < model_count(x->doubts[i]); j++) {
+            model_nth(x->doubts[i], j, &e);
+            model_put(expect, e.key, e.klen, e.val, e.vlen);
+        }
+    }
+    const void *k;
+    size_t kn;
+    if (model_first_difference(expect, actual, &k, &kn)) {
+        fprintf(stderr, "%s: %s: first difference at ", x->name, when);
+        model_print_key(stderr, k, kn);
+        fprintf(stderr, " (expected %zu keys, found %zu)\n", model_count(expect),
+                model_count(actual));
+        t_fail(x, "acknowledged data lost, or a failed write half applied", 0);
+    }
+    model_free(expect);
+    model_free(actual);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One trial: EIO from a random append or sync on, for good, during a busy
+ * workload; then the disk comes back. */
+static void one_trial(struct t *x, unsigned ops)
+{
+    for (int i = 0; i < 300; i++)
+        if (fresh_write(x)) t_fail(x, "a write before the fault failed", -1);
+    fault_env_fail(x->env, ops, rng_uniform(&x->r, 200), -EIO, 1);
+    /* Until the fault hits (a sync-only fault waits for a synced write or
+     * a flush), then a while longer. */
+    int failed = 0, after = 0;
+    for (int i = 0; i < 20000 && after < 200; i++) {
+        int rc = fresh_write(x);
+        if (rc) {
+            check_error(x, rc);
+            failed = 1;
+        }
+        after += failed;
+    }
+    if (!failed) t_fail(x, "no write failed although the disk fails", 0);
+    verify(x, "while the disk fails");
+
+    /* The disk works again: the same handle must recover by itself. */
+    fault_env_clear(x->env);
+    double t0 = now_s();
+    int rc;
+    while ((rc = fresh_write(x)) != 0) {
+        check_error(x, rc);
+        if (now_s() - t0 > 20) t_fail(x, "writes still fail 20 s after the disk came back", rc);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 200; i++)
+        if ((rc = fresh_write(x))) t_fail(x, "a write after recovery failed", rc);
+    verify(x, "after recovery");
+    if ((rc = lsmer_sync(x->db))) t_fail(x, "sync after recovery failed", rc);
+
+    /* Power loss: everything acknowledged before the sync must be there. */
+    fault_env_crash(x->env);
+    lsmer_close(x->db);
+    x->db = NULL;
+    assert_int_equal(fault_env_restore(x->env), 0);
+    rc = lsmer_open(x->dir, &x->o, &x->db);
+    if (rc) t_fail(x, "reopen after the power loss failed", rc);
+    verify(x, "after a power loss following recovery");
+}
+
+static void eio_in_wal(void **state)
+{
+    (void)state;
+    uint64_t seed = test_seed("eio_in_wal");
+    int trials = (int)(8 * test_scale());
+    for (int trial = 0; trial < (trials ? trials : 1); trial++) {
+        struct t x;
+        t_init(&x, "eio_in_wal", seed + (uint64_t)trial);
+        one_trial(&x, trial % 2 ? FAULT_SYNC : FAULT_APPEND | FAULT_SYNC);
+        t_done(&x);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(eio_in_wal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
