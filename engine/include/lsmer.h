@@ -21,8 +21,11 @@
  * found), -EINVAL (bad argument), -ENOMEM, -EIO, -ENOSPC, -EBUSY (directory
  * locked by another process), -EEXIST, -ENOTDIR, -EPROTO (a newer on-disk
  * format), or -LSMER_ECORRUPT when a checksum or a structure does not verify.
- * Corruption is never returned as data. A failed background job (flush,
- * compaction) sets a sticky error that later writes return; reads go on.
+ * Corruption is never returned as data. A background job (flush,
+ * compaction) that meets corruption sets a sticky error that later writes
+ * return until reopen; reads go on. -ENOSPC and -EIO from the disk are not
+ * sticky: writes fail with them while the job retries with backoff, and
+ * resume by themselves once the disk works again.
  *
  * Threads. Every function may be called from any thread at any time, except
  * that one lsmer_iter must not be used by two threads at once, and nothing
