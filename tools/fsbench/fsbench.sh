@@ -67,9 +67,9 @@ if [ "$USE_BINDFS" = 1 ] && ! command -v bindfs >/dev/null; then
 fi
 
 if [ "$QUICK" = 1 ]; then
-    N_EMPTY=10000 N_SMALL=10000 SEQ_MB=256 RAND_MB=64 RAND_OPS=5000 N_CONFIG=300 N_ROWS=5000
+    N_EMPTY=10000 N_SMALL=10000 SEQ_MB=256 RAND_MB=64 RAND_OPS=5000 N_CONFIG=300 N_FSYNC=1000 N_ROWS=5000
 else
-    N_EMPTY=100000 N_SMALL=10000 SEQ_MB=1024 RAND_MB=256 RAND_OPS=20000 N_CONFIG=1000 N_ROWS=20000
+    N_EMPTY=100000 N_SMALL=10000 SEQ_MB=1024 RAND_MB=256 RAND_OPS=20000 N_CONFIG=1000 N_FSYNC=3000 N_ROWS=20000
 fi
 CP_SRC=/usr/include
 
@@ -155,7 +155,7 @@ echo "lsmerfs:  $LSMERFS_BIN${LSM_OPTS:+ -o $LSM_OPTS} (git $(git -C "$REPO" rev
 [ "$USE_BINDFS" = 1 ] && echo "bindfs:   $(bindfs --version 2>&1 | head -1), on $PLAIN_FS"
 echo "fuse:     $(fusermount3 --version 2>&1 | head -1)"
 echo "caches:   $([ "$CAN_DROP" = 1 ] && echo "dropped before each read phase" || echo "NOT dropped (needs root): reads may come from memory")"
-echo "sizes:    $N_EMPTY empty files, $N_SMALL x 4 KiB, cp -a $CP_SRC ($(du -sm "$CP_SRC" | cut -f1) MiB), $SEQ_MB MiB sequential, $RAND_OPS random 4 KiB ops on $RAND_MB MiB, $N_CONFIG config updates, $N_ROWS sqlite rows"
+echo "sizes:    $N_EMPTY empty files, $N_SMALL x 4 KiB, cp -a $CP_SRC ($(du -sm "$CP_SRC" | cut -f1) MiB), $SEQ_MB MiB sequential, $RAND_OPS random 4 KiB ops on $RAND_MB MiB, $N_CONFIG config updates, $N_FSYNC appends+fdatasync, $N_ROWS sqlite rows"
 echo
 
 # --- results --------------------------------------------------------------------
@@ -239,6 +239,15 @@ if want randwrite || want randread; then
         s=$("$OPS" randwrite "$f" "$RAND_OPS" 2); record randwrite ops/s "$t" "$(rate "$RAND_OPS" "$s")"
         rm -f "$f"
         progress rand "$t" "done"
+    done
+fi
+
+if want fsync; then
+    for t in "${TARGETS[@]}"; do
+        f=${ROOT[$t]}/work/log.bin
+        s=$("$OPS" fsync "$f" "$N_FSYNC"); record fsync appends/s "$t" "$(rate "$N_FSYNC" "$s")"
+        rm -f "$f"
+        progress fsync "$t" "done"
     done
 fi
 
