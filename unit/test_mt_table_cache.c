@@ -152,8 +152,24 @@ static void c_destroy(struct lsmer_env *e)
     (void)e;
 }
 static const struct env_ops count_ops = {
-    c_open,   c_pread, c_append,   c_sync, c_size, c_close,  c_file_size,  c_exists, c_remove,
-    c_rename, c_mkdir, c_sync_dir, c_list, c_lock, c_unlock, c_free_space, c_now,    c_destroy,
+    .open = c_open,
+    .pread = c_pread,
+    .append = c_append,
+    .sync = c_sync,
+    .size = c_size,
+    .close = c_close,
+    .file_size = c_file_size,
+    .exists = c_exists,
+    .remove = c_remove,
+    .rename = c_rename,
+    .mkdir = c_mkdir,
+    .sync_dir = c_sync_dir,
+    .list = c_list,
+    .lock = c_lock,
+    .unlock = c_unlock,
+    .free_space = c_free_space,
+    .now_micros = c_now,
+    .destroy = c_destroy,
 };
 
 /* ---- fixture: NFILES tables of NKEYS keys each ---------------------------- */

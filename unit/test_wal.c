@@ -633,6 +633,83 @@ static void writer_sticky_error_and_power_loss(void **state)
     free(dir);
 }
 
+/* A preallocated log (wal_writer_set_prealloc): the file reads longer than
+ * the records, the reserved tail is zeros, and the reader takes it as the
+ * clean end: every record, nothing dropped, no error. A zeroed hole with a
+ * record after it is still corruption. Then the same through a simulated
+ * power loss, which keeps the synced records and the synced reservation. */
+static void preallocated_tail(void **state)
+{
+    (void)state;
+    struct rng rng;
+    rng_init(&rng, test_seed("preallocated_tail"));
+    struct lsmer_env *env = env_posix_default();
+    char *dir = test_tmpdir("wal");
+    char path[600];
+    snprintf(path, sizeof(path), "%s/000009.log", dir);
+    struct recs r = {0};
+    for (int i = 0; i < 200; i++) recs_add(&r, &rng, random_size(&rng) % 3000);
+    struct wal_writer *w;
+    assert_int_equal(wal_writer_open(env, path, 9, &w), 0);
+    wal_writer_set_prealloc(w, 256 << 10);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_int_equal(wal_add_record(w, r.data[i], r.len[i]), 0);
+        r.end[i] = wal_file_size(w);
+    }
+    assert_int_equal(wal_sync(w), 0);
+    assert_int_equal(wal_writer_close(w), 0);
+    uint64_t sz;
+    assert_int_equal(env_file_size(env, path, &sz), 0);
+    assert_true(sz > r.end[r.n - 1]); /* the reservation is there */
+    struct wal_reader *rd;
+    assert_int_equal(read_expect(env, path, 9, &r, r.n, &rd), 0);
+    assert_int_equal(wal_reader_tail_dropped(rd), 0);
+    assert_string_equal(wal_reader_error_detail(rd), "");
+    wal_reader_close(rd);
+
+    /* a record after a zeroed hole: the hole is damage, not an end */
+    struct memenv m;
+    mem_init(&m);
+    struct recs two = {0};
+    recs_add(&two, &rng, 100);
+    recs_add(&two, &rng, 100);
+    write_log(&m.env, "x", 3, &two);
+    memset(m.data.p, 0, (size_t)two.end[0]); /* the first record's pages were lost */
+    assert_int_equal(wal_reader_open(&m.env, "x", 3, &rd), 0);
+    struct buffer out = BUFFER_INIT;
+    assert_int_equal(wal_read_record(rd, &out), -LSMER_ECORRUPT);
+    wal_reader_close(rd);
+    buffer_free(&out);
+    buffer_free(&m.data);
+    recs_free(&two);
+
+    /* power loss: synced records and the synced reservation survive */
+    struct lsmer_env *fe = fault_env_new(env_posix_default());
+    snprintf(path, sizeof(path), "%s/000010.log", dir);
+    assert_int_equal(wal_writer_open(fe, path, 10, &w), 0);
+    wal_writer_set_prealloc(w, 64 << 10);
+    assert_int_equal(env_sync_dir(fe, dir), 0);
+    size_t synced = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        assert_int_equal(wal_add_record(w, r.data[i], r.len[i]), 0);
+        r.end[i] = wal_file_size(w);
+        if (i < 150 && rng_one_in(&rng, 5)) {
+            assert_int_equal(wal_sync(w), 0);
+            synced = i + 1;
+        }
+    }
+    fault_env_crash(fe);
+    wal_writer_close(w);
+    assert_int_equal(fault_env_restore(fe), 0);
+    assert_int_equal(read_expect(fe, path, 10, &r, synced, &rd), 0);
+    assert_int_equal(wal_reader_tail_dropped(rd), 0);
+    wal_reader_close(rd);
+    fault_env_free(fe);
+    recs_free(&r);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +722,7 @@ int main(void)
         cmocka_unit_test(other_log_never_replayed),
         cmocka_unit_test(garbage_never_crashes),
         cmocka_unit_test(writer_sticky_error_and_power_loss),
+        cmocka_unit_test(preallocated_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

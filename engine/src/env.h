@@ -21,6 +21,7 @@
 #ifndef LSMER_ENV_H
 #define LSMER_ENV_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,11 @@ struct env_ops {
     int (*free_space)(struct lsmer_env *env, const char *dir, uint64_t *avail, uint64_t *total);
     uint64_t (*now_micros)(struct lsmer_env *env); /* monotonic */
     void (*destroy)(struct lsmer_env *env);
+    /* Optional (NULL: -EOPNOTSUPP): reserve len more bytes past the bytes
+     * appended so far, as zeros, without moving where appends go; the file
+     * may then read longer than what was appended (a log reader stops at
+     * the zeros). Lets a sync after an append skip the size update. */
+    int (*prealloc)(struct env_file *f, uint64_t len);
 };
 
 struct lsmer_env {
@@ -86,6 +92,10 @@ static inline int env_append(struct env_file *f, const void *buf, size_t n)
 static inline int env_sync(struct env_file *f)
 {
     return f->env->ops->sync(f);
+}
+static inline int env_prealloc(struct env_file *f, uint64_t len)
+{
+    return f->env->ops->prealloc ? f->env->ops->prealloc(f, len) : -EOPNOTSUPP;
 }
 static inline int env_size(struct env_file *f, uint64_t *out)
 {

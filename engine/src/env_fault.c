@@ -47,6 +47,9 @@ struct fnode {
      * marks such pages clean, so a later successful sync does not write them
      * either: after a power loss they read as zeros. */
     uint64_t lost_lo, lost_hi;
+    /* env_prealloc(): the real file's length (zeros past size), and that
+     * length as of the last sync (a power loss keeps a synced prealloc). */
+    uint64_t prealloc, prealloc_synced;
     int live; /* has a name in the namespace */
     int refs; /* open handles + undo entries pointing here */
     struct fnode *next;
@@ -310,8 +313,10 @@ static int undo_apply(struct fault_env *fe, struct undo *u)
 }
 
 /* Cuts path back to its first len bytes using only base env calls. */
+/* Rewrites path as its first len bytes (lost_lo..lost_hi zeroed) followed
+ * by pad zero bytes (a preallocation that survived). */
 static int truncate_to(struct lsmer_env *base, const char *path, uint64_t len, uint64_t lost_lo,
-                       uint64_t lost_hi)
+                       uint64_t lost_hi, uint64_t pad)
 {
     struct env_file *f = NULL;
     void *buf = NULL;
@@ -332,6 +337,12 @@ static int truncate_to(struct lsmer_env *base, const char *path, uint64_t len, u
     rc = env_open(base, path, ENV_WRITE, &f);
     if (rc < 0) goto out;
     if (got) rc = env_append(f, buf, got);
+    while (rc == 0 && pad > 0) {
+        static const char zeros[4096];
+        size_t k = pad < sizeof(zeros) ? (size_t)pad : sizeof(zeros);
+        rc = env_append(f, zeros, k);
+        pad -= k;
+    }
 out:
     if (f) {
         int c = env_close(f);
@@ -386,6 +397,7 @@ static int fault_open(struct lsmer_env *e, const char *path, int mode, struct en
             }
         } else if (mode == ENV_WRITE) {
             n->size = n->synced = 0;
+            n->prealloc = n->prealloc_synced = n->lost_lo = n->lost_hi = 0;
         }
         n->size = mode == ENV_WRITE ? 0 : size;
         if (n->synced > n->size) n->synced = n->size;
@@ -446,6 +458,20 @@ static int fault_append(struct env_file *f, const void *buf, size_t n)
     return rc;
 }
 
+static int fault_prealloc(struct env_file *f, uint64_t len)
+{
+    struct fault_file *ff = (struct fault_file *)f;
+    struct fault_env *fe = fenv(f->env);
+    pthread_mutex_lock(&fe->mu);
+    int rc = file_check(fe, ff, FAULT_APPEND);
+    if (rc == 0 && !ff->node) rc = -EBADF;
+    if (rc == 0) rc = env_prealloc(ff->real, len);
+    if (rc == 0 && ff->node->size + len > ff->node->prealloc)
+        ff->node->prealloc = ff->node->size + len;
+    pthread_mutex_unlock(&fe->mu);
+    return rc;
+}
+
 static int fault_sync(struct env_file *f)
 {
     struct fault_file *ff = (struct fault_file *)f;
@@ -464,6 +490,7 @@ static int fault_sync(struct env_file *f)
     }
     if (rc == 0) {
         if (ff->node) ff->node->synced = ff->node->size;
+        if (ff->node) ff->node->prealloc_synced = ff->node->prealloc;
         fe->syncs++;
         fn = fe->on_sync;
         arg = fe->on_sync_arg;
@@ -702,6 +729,7 @@ static const struct env_ops fault_ops = {
     .pread = fault_pread,
     .append = fault_append,
     .sync = fault_sync,
+    .prealloc = fault_prealloc,
     .size = fault_size,
     .close = fault_close,
     .file_size = fault_file_size,
@@ -776,9 +804,13 @@ int fault_env_restore(struct lsmer_env *e)
         undo_free(fe, u);
     }
     for (struct fnode *n = fe->nodes; n; n = n->next) {
-        if (!n->live || (n->size <= n->synced && n->lost_hi <= n->lost_lo)) continue;
-        r = truncate_to(fe->base, n->path, n->synced, n->lost_lo, n->lost_hi);
+        if (!n->live ||
+            (n->size <= n->synced && n->lost_hi <= n->lost_lo && n->prealloc <= n->synced))
+            continue;
+        uint64_t pad = n->prealloc_synced > n->synced ? n->prealloc_synced - n->synced : 0;
+        r = truncate_to(fe->base, n->path, n->synced, n->lost_lo, n->lost_hi, pad);
         n->lost_lo = n->lost_hi = 0;
+        n->prealloc = n->prealloc_synced = 0;
         if (r < 0 && rc == 0) rc = r;
         n->size = n->synced;
     }

@@ -135,6 +135,20 @@ static int posix_append(struct env_file *ef, const void *buf, size_t n)
     return 0;
 }
 
+static int posix_prealloc(struct env_file *ef, uint64_t len)
+{
+    struct posix_file *f = (struct posix_file *)ef;
+    if (!f->writable) return -EBADF;
+    /* Not KEEP_SIZE: the file's size grows now, so a later fdatasync of bytes
+     * written inside it has no size to record. Appends go on at f->size
+     * (the descriptor's offset; the file is not O_APPEND when created). */
+    int r;
+    do {
+        r = posix_fallocate(f->fd, (off_t)f->size, (off_t)len);
+    } while (r == EINTR);
+    return -r;
+}
+
 static int posix_sync(struct env_file *ef)
 {
     struct posix_file *f = (struct posix_file *)ef;
@@ -371,6 +385,7 @@ static const struct env_ops posix_ops = {
     .pread = posix_pread,
     .append = posix_append,
     .sync = posix_sync,
+    .prealloc = posix_prealloc,
     .size = posix_size,
     .close = posix_close,
     .file_size = posix_file_size,

@@ -40,7 +40,14 @@ struct wal_writer {
      * appender and the syncer (db_write.c) run at once without a lock. */
     atomic_int err;
     struct buffer buf;
+    uint64_t prealloc_chunk; /* 0: none (wal_writer_set_prealloc) */
+    uint64_t prealloc_end;   /* the file is reserved up to here */
 };
+
+void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk)
+{
+    w->prealloc_chunk = chunk;
+}
 
 int wal_writer_open(struct lsmer_env *env, const char *path, uint64_t log_number,
                     struct wal_writer **out)
@@ -100,6 +107,15 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
         begin = 0;
     } while (left > 0);
 
+    if (w->prealloc_chunk && w->size + w->buf.n > w->prealloc_end) {
+        /* Best effort: without it (no support, no space) appends still
+         * work, each sync then also records the new size. */
+        uint64_t len = w->prealloc_chunk > w->buf.n ? w->prealloc_chunk : w->buf.n;
+        if (env_prealloc(w->f, len) == 0)
+            w->prealloc_end = w->size + len;
+        else
+            w->prealloc_chunk = 0;
+    }
     rc = env_append(w->f, w->buf.p, w->buf.n);
     if (rc < 0) {
         atomic_store(&w->err, rc);
@@ -274,10 +290,39 @@ static int wal_scan_after(struct wal_reader *r, uint64_t *found)
     return 0;
 }
 
+/* 1 if every byte of [off, file_size) reads as zero (space the writer
+ * reserved and never used), 0 if not, or a negative errno. */
+static int wal_zeros_to_end(struct wal_reader *r, uint64_t off)
+{
+    if (off < r->file_size && !r->scratch) {
+        r->scratch = malloc(WAL_BLOCK_SIZE);
+        if (!r->scratch) return -ENOMEM;
+    }
+    while (off < r->file_size) {
+        size_t got = 0;
+        int rc = wal_load(r, off, r->scratch, &got);
+        if (rc < 0) return rc;
+        if (got == 0) return 1; /* the file shrank: nothing more to judge */
+        for (size_t i = 0; i < got; i++)
+            if (r->scratch[i]) return 0;
+        off += got;
+    }
+    return 1;
+}
+
 static int wal_end(struct wal_reader *r)
 {
     r->eof = 1;
-    r->dropped = r->file_size - r->good_end;
+    /* A preallocated tail (zeros) is the clean end of a log, not a torn
+     * write. */
+    int zeros = wal_zeros_to_end(r, r->good_end);
+    if (zeros < 0) {
+        snprintf(r->detail, sizeof(r->detail), "read error %d at offset %" PRIu64, zeros,
+                 r->good_end);
+        r->err = zeros;
+        return zeros;
+    }
+    r->dropped = zeros ? 0 : r->file_size - r->good_end;
     return 0;
 }
 

@@ -58,6 +58,12 @@ int wal_writer_open(struct lsmer_env *env, const char *path, uint64_t log_number
 /* Appends one record (n may be 0) with a single env_append(). */
 int wal_add_record(struct wal_writer *w, const void *data, size_t n);
 /* env_sync() of the file: every record added so far survives a power loss. */
+/* Reserves the file chunk bytes at a time ahead of the appends
+ * (env_prealloc), so that a sync after an append need not record a new file
+ * size: a cheaper fdatasync. The reserved tail reads as zeros, which the
+ * reader takes as the clean end of the log. 0 = off (the default; the
+ * manifest does not use it). */
+void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk);
 int wal_sync(struct wal_writer *w);
 /* Like wal_sync(), but also after an append error: makes the records
  * before the failed one durable (the torn one after them is dropped by a
