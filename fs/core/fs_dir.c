@@ -76,8 +76,11 @@ static int make_node(struct lsmerfs *fs, uint64_t parent, const char *name, mode
     if (rc) goto out;
 
     int64_t now = fs_now_ns();
-    mode_t perm = S_ISLNK(mode) ? 0777 : (mode & 07777 & ~(ctx->umask & 0777));
+    mode_t perm = S_ISLNK(mode) ? 0777 : (mode & 07777);
     fs_inode_init(ni, (mode & S_IFMT) | perm, ctx, now);
+    /* the parent's default ACL, or else the umask */
+    rc = fs_acl_create_locked(fs, b, parent, pi, ino, ni, ctx->umask);
+    if (rc) goto out;
     if (pi->mode & S_ISGID) {
         /* BSD group semantics in a setgid directory: the group comes from
          * the directory, and subdirectories inherit the bit. */

@@ -253,6 +253,9 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
     }
     if (to_set & FS_SET_MODE) {
         in->mode = (in->mode & S_IFMT) | ((uint32_t)attr->st_mode & 07777);
+        /* an access ACL's owner, mask and other entries follow chmod */
+        rc = fs_acl_chmod_locked(fs, b, ino, in);
+        if (rc) goto out;
         changed = 1;
     }
     if (to_set & FS_SET_ATIME_NOW)

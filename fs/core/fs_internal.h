@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fs.h"
+#include "fs_acl.h"
 #include "keys.h"
 #include "kv.h"
 
@@ -28,6 +29,7 @@ struct lsmerfs {
     kv_log_fn log;
     void *log_arg;
     int log_level;
+    _Atomic int posix_acl; /* ACL xattrs honoured (fs_acl.h) */
 
     pthread_mutex_t ns_lock;
     pthread_mutex_t stripe[FS_STRIPES];

@@ -2,7 +2,10 @@
  * fs_xattr.c — extended attributes as keys "x" ino name. Names are stored
  * as given (with their namespace prefix: "user.", "trusted.", ...); the
  * kernel has already checked which namespaces the caller may use. POSIX
- * ACLs (system.posix_acl_*) are refused with EOPNOTSUPP.
+ * ACLs (system.posix_acl_access / _default) are xattrs too, but setting or
+ * removing one goes through fs_acl.c, which validates it and keeps the mode
+ * in step in the same batch; while ACLs are off (fs_set_posix_acl) they are
+ * refused with EOPNOTSUPP.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,8 +24,9 @@ static int check_xattr_name(const char *name, size_t *nlen)
 
 /* Sets (value != NULL) or removes (value == NULL) one attribute. */
 static int xattr_change(struct lsmerfs *fs, uint64_t ino, const char *name, const void *value,
-                        size_t size, int flags)
+                        size_t size, int flags, const struct fs_ctx *ctx)
 {
+    enum fs_acl_kind acl = fs_acl_kind(name);
     size_t nlen;
     int rc = check_xattr_name(name, &nlen);
     if (rc) return rc;
@@ -58,11 +62,13 @@ static int xattr_change(struct lsmerfs *fs, uint64_t ino, const char *name, cons
     }
     rc = kv_batch_new(&b);
     if (rc) goto out;
-    if (value)
+    if (acl)
+        rc = fs_acl_set_locked(fs, b, ino, in, acl, value, size, ctx);
+    else if (value)
         rc = kv_batch_put(b, k, klen, value, size);
     else
         rc = kv_batch_delete(b, k, klen);
-    in->flags |= value ? FS_IFLAG_HAS_XATTR : 0;
+    in->flags |= value && !acl ? FS_IFLAG_HAS_XATTR : 0;
     in->ctime_ns = fs_now_ns();
     if (rc == 0) rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
@@ -77,21 +83,20 @@ out:
 int fs_setxattr(struct lsmerfs *fs, uint64_t ino, const char *name, const void *value, size_t size,
                 int flags, const struct fs_ctx *ctx)
 {
-    (void)ctx;
     if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return -EINVAL;
-    /* POSIX ACLs are not supported: storing them as plain bytes would make
-     * programs (cp -a) believe they set a mode through an ACL. Refusing
-     * them sends those programs to chmod. */
-    if (strncmp(name, "system.posix_acl_", 17) == 0) return -EOPNOTSUPP;
+    /* Without ACLs on, storing them as plain bytes would make programs
+     * (cp -a) believe they set a mode through an ACL; refusing them sends
+     * those programs to chmod. */
+    if (fs_acl_kind(name) && !fs_posix_acl_on(fs)) return -EOPNOTSUPP;
     int rc = fs_space_check(fs, size + strlen(name));
     if (rc) return rc;
-    return xattr_change(fs, ino, name, value ? value : "", size, flags);
+    return xattr_change(fs, ino, name, value ? value : "", size, flags, ctx);
 }
 
 int fs_removexattr(struct lsmerfs *fs, uint64_t ino, const char *name, const struct fs_ctx *ctx)
 {
-    (void)ctx;
-    return xattr_change(fs, ino, name, NULL, 0, 0);
+    /* An ACL stored while ACLs were on may be removed with them off. */
+    return xattr_change(fs, ino, name, NULL, 0, 0, ctx);
 }
 
 int fs_getxattr(struct lsmerfs *fs, uint64_t ino, const char *name, void *buf, size_t size,

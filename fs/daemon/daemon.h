@@ -22,6 +22,8 @@ struct lsmerfs_daemon {
     struct lsmerfs *fs;
     int writeback;  /* ask for the kernel's writeback cache */
     double timeout; /* entry and attribute cache validity, seconds */
+    int acl;        /* ask for POSIX ACLs (-o noacl clears it) */
+    int dont_mask;  /* set by init: the kernel leaves the umask to us */
 };
 
 extern const struct fuse_lowlevel_ops lsmerfs_ll_ops;

@@ -81,6 +81,9 @@ static void usage(FILE *f)
                "                     reaches the store at close, fsync or writeback\n"
                "     timeout=SECS    entry/attribute cache validity (default 86400)\n"
                "     nodefault_permissions  do not let the kernel check permissions\n"
+               "     noacl           no POSIX ACLs (setfacl fails with EOPNOTSUPP); by\n"
+               "                     default they are on when the kernel offers them\n"
+               "                     (and default_permissions is not turned off)\n"
                "     and any FUSE mount option (allow_other, ro, max_read=N, ...)\n"
                "  -h, --help         this text\n"
                "  -V, --version      version\n");
@@ -92,6 +95,7 @@ struct cmdline {
     int foreground, debug, single;
     int writeback;
     int default_permissions;
+    int acl;
     double timeout;
     char fuse_opts[4096]; /* comma-separated, passed to libfuse */
 };
@@ -124,6 +128,10 @@ static int parse_o(struct cmdline *c, const char *list)
             c->default_permissions = 0;
         else if (strcmp(opt, "default_permissions") == 0)
             c->default_permissions = 1;
+        else if (strcmp(opt, "noacl") == 0)
+            c->acl = 0;
+        else if (strcmp(opt, "acl") == 0)
+            c->acl = 1;
         else if (n && add_fuse_opt(c, opt, n) != 0)
             return -1;
         list += n;
@@ -138,6 +146,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     memset(c, 0, sizeof(*c));
     c->writeback = 1;
     c->default_permissions = 1;
+    c->acl = 1;
     c->timeout = 86400.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -206,7 +215,10 @@ static void tell_parent(int *fd, int status)
 static int run(struct cmdline *c, int report_fd)
 {
     char data_dir[PATH_MAX], mnt[PATH_MAX];
-    struct lsmerfs_daemon d = {.writeback = c->writeback, .timeout = c->timeout};
+    struct lsmerfs_daemon d = {.writeback = c->writeback,
+                               .timeout = c->timeout,
+                               /* ACLs imply the kernel's permission checks */
+                               .acl = c->acl && c->default_permissions};
     struct fuse_session *se = NULL;
     struct fuse_loop_config *cfg = NULL;
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "fs_acl.h"
 #include "op_counters.h"
 
 _Atomic uint64_t lsmerfs_op_count[LSMERFS_OP_COUNT];
@@ -22,8 +23,11 @@ static struct lsmerfs_daemon *dm(fuse_req_t req)
 static struct fs_ctx req_ctx(fuse_req_t req)
 {
     const struct fuse_ctx *c = fuse_req_ctx(req);
-    /* Without FUSE_CAP_DONT_MASK the kernel has applied the umask. */
-    struct fs_ctx x = {.uid = c->uid, .gid = c->gid, .pid = c->pid, .umask = 0};
+    /* Without FUSE_CAP_DONT_MASK the kernel has applied the umask; with it
+     * (asked for with ACLs) the core applies it, unless a default ACL
+     * replaces it. */
+    struct fs_ctx x = {
+        .uid = c->uid, .gid = c->gid, .pid = c->pid, .umask = dm(req)->dont_mask ? c->umask : 0};
     return x;
 }
 
@@ -55,6 +59,21 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
     /* Let the kernel clear setuid/setgid itself (it sends a setattr of the
      * mode); the core also clears them on writes it receives. */
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+    /* POSIX ACLs: the kernel checks and caches them (this implies
+     * default_permissions); the core stores them, keeps modes in step and
+     * does inheritance, for which it needs the unmasked create mode and the
+     * umask: the kernel must not apply the umask itself (DONT_MASK). Both
+     * or neither. */
+    unsigned acl_caps = FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+    if (d->acl && (conn->capable & acl_caps) == acl_caps) {
+        conn->want |= acl_caps;
+        d->dont_mask = 1;
+        fs_set_posix_acl(d->fs, 1);
+    } else {
+        conn->want &= ~acl_caps;
+        d->dont_mask = 0;
+        fs_set_posix_acl(d->fs, 0);
+    }
     conn->max_write = 1u << 20;
     conn->time_gran = 1;
 }
@@ -388,11 +407,38 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_statfs(req, &sv);
 }
 
+/* Setting an access ACL clears setgid unless the caller is in the file's
+ * group; the core looks at ctx->gid for that. The kernel's verdict
+ * (FUSE_SETXATTR_ACL_KILL_SGID) does not reach us through libfuse, so
+ * when the caller has the file's group only as a supplementary group,
+ * ctx->gid becomes that group. */
+static void acl_caller_group(fuse_req_t req, fuse_ino_t ino, struct fs_ctx *ctx)
+{
+    struct stat st;
+    if (ctx->uid == 0 || fs_getattr(dm(req)->fs, ino, &st) != 0 || st.st_gid == ctx->gid) return;
+    gid_t small[64], *groups = small;
+    int cap = 64, n = fuse_req_getgroups(req, cap, small);
+    if (n > cap) {
+        cap = n;
+        groups = malloc((size_t)cap * sizeof(*groups));
+        if (!groups) return;
+        n = fuse_req_getgroups(req, cap, groups);
+    }
+    for (int i = 0; i < n && i < cap; i++) {
+        if (groups[i] == st.st_gid) {
+            ctx->gid = (uint32_t)st.st_gid;
+            break;
+        }
+    }
+    if (groups != small) free(groups);
+}
+
 static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
     LSMERFS_COUNT_OP(setxattr);
     struct fs_ctx ctx = req_ctx(req);
+    if (fs_acl_kind(name) == FS_ACL_ACCESS) acl_caller_group(req, ino, &ctx);
     fuse_reply_err(req, -fs_setxattr(dm(req)->fs, ino, name, value, size, flags, &ctx));
 }
 
