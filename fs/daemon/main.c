@@ -30,6 +30,9 @@
 #define LSMERFS_VERSION LSMER_VERSION_STRING
 
 static int use_syslog;
+/* -o loglevel: messages above it are dropped (the daemon's and the
+ * store's); 3 until set, and the store then logs at its own default. */
+static int log_max = 3;
 
 static void log_msg(void *arg, int level, const char *msg)
 {
@@ -37,6 +40,7 @@ static void log_msg(void *arg, int level, const char *msg)
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
     if (level < 0) level = 0;
     if (level > 3) level = 3;
+    if (level > log_max) return;
     if (use_syslog)
         syslog(prio[level], "%s", msg);
     else
@@ -81,6 +85,8 @@ static void usage(FILE *f)
                "                     reaches the store at close, fsync or writeback\n"
                "     timeout=SECS    entry/attribute cache validity (default 86400)\n"
                "     nodefault_permissions  do not let the kernel check permissions\n"
+               "     loglevel=LEVEL  error, warn, info or debug: what is logged (default:\n"
+               "                     info in the foreground, warn when daemonized)\n"
                "     noacl           no POSIX ACLs (setfacl fails with EOPNOTSUPP); by\n"
                "                     default they are on when the kernel offers them\n"
                "                     (and default_permissions is not turned off)\n"
@@ -96,6 +102,7 @@ struct cmdline {
     int writeback;
     int default_permissions;
     int acl;
+    int log_level; /* -1: default (info in the foreground, warnings in the background) */
     double timeout;
     char fuse_opts[4096]; /* comma-separated, passed to libfuse */
 };
@@ -128,7 +135,14 @@ static int parse_o(struct cmdline *c, const char *list)
             c->default_permissions = 0;
         else if (strcmp(opt, "default_permissions") == 0)
             c->default_permissions = 1;
-        else if (strcmp(opt, "noacl") == 0)
+        else if (strncmp(opt, "loglevel=", 9) == 0) {
+            static const char *const names[] = {"error", "warn", "info", "debug"};
+            c->log_level = -2;
+            for (int i = 0; i < 4; i++)
+                if (strcmp(opt + 9, names[i]) == 0) c->log_level = i;
+            if (strcmp(opt + 9, "warning") == 0) c->log_level = 1;
+            if (c->log_level < 0) return -1;
+        } else if (strcmp(opt, "noacl") == 0)
             c->acl = 0;
         else if (strcmp(opt, "acl") == 0)
             c->acl = 1;
@@ -147,6 +161,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     c->writeback = 1;
     c->default_permissions = 1;
     c->acl = 1;
+    c->log_level = -1;
     c->timeout = 86400.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -189,7 +204,8 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     if (c->timeout < 0) c->timeout = 0;
     return 0;
 bad_opt:
-    fprintf(stderr, "lsmerfs: mount options too long\n");
+    fprintf(stderr, "lsmerfs: bad -o options: an option longer than 255 bytes, options too "
+                    "long in all, or loglevel= not one of error, warn, info, debug\n");
     return -1;
 }
 
@@ -240,7 +256,8 @@ static int run(struct cmdline *c, int report_fd)
     struct fs_options fo;
     fs_options_init(&fo);
     fo.log = log_msg;
-    fo.log_level = c->foreground ? 2 : 1;
+    fo.log_level = c->log_level >= 0 ? c->log_level : c->foreground ? 2 : 1;
+    if (c->log_level >= 0) log_max = c->log_level;
     int rc = fs_open(data_dir, &fo, &d.fs);
     if (rc) {
         if (rc == -EBUSY)
