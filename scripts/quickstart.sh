@@ -26,7 +26,7 @@ bash scripts/install-deps.sh
 
 echo "==> building (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target lsmerfs
+cmake --build build -j "$(nproc)" --target lsmerfs lsmer
 bin=$root/build/fs/lsmerfs
 
 mkdir -p "$data" "$mnt"
@@ -47,4 +47,5 @@ Use it like any directory (ls, cp, git, sqlite3 ...). Try: df -h $mnt
 To unmount:  fusermount3 -u $mnt      (or: umount $mnt as root)
 To remount:  $bin $data $mnt
 Options:     $bin --help
+Admin tool:  $root/build/tools/lsmer stats $mnt   (lsmer --help for the rest)
 MSG
