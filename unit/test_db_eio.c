@@ -27,10 +27,9 @@
 #include "env.h"
 #include "env_fault.h"
 #include "lsmer.h"
+#include "doubt.h"
 #include "model.h"
 #include "testutil.h"
-
-#define MAX_DOUBT 4096
 
 struct t {
     uint64_t seed;
@@ -40,10 +39,7 @@ struct t {
     struct lsmer_env *env;
     lsmer_options o;
     lsmer_db *db;
-    struct model *m;                 /* acknowledged */
-    struct model *doubts[MAX_DOUBT]; /* failed writes: all or nothing */
-    int ndoubts;
-    uint64_t fresh;
+    struct doubt_log d; /* acknowledged writes, and failed ones (all or nothing) */
 };
 
 static void t_fail(struct t *x, const char *what, int rc)
@@ -68,7 +64,7 @@ static void t_init(struct t *x, const char *name, uint64_t seed)
     x->o.memtable_size = 64 << 10;
     x->o.target_file_size = 64 << 10;
     x->o.level1_size = 256 << 10;
-    x->m = model_new();
+    doubt_init(&x->d);
     assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
 }
 
@@ -76,42 +72,15 @@ static void t_done(struct t *x)
 {
     lsmer_close(x->db);
     fault_env_free(x->env);
-    for (int i = 0; i < x->ndoubts; i++) model_free(x->doubts[i]);
-    model_free(x->m);
+    doubt_free(&x->d);
     test_rmtree(x->dir);
     free(x->dir);
 }
 
-/* A write of 1-3 fresh keys, synced one time in four. */
+/* A write of 1-3 fresh keys (doubt.h), synced one time in four. */
 static int fresh_write(struct t *x)
 {
-    lsmer_batch *b = lsmer_batch_new();
-    assert_non_null(b);
-    struct model *bm = model_new();
-    int n = 1 + (int)rng_uniform(&x->r, 3);
-    for (int i = 0; i < n; i++) {
-        char k[32];
-        unsigned char v[300];
-        size_t kn = (size_t)snprintf(k, sizeof(k), "f%08llu", (unsigned long long)x->fresh++);
-        size_t vn = 1 + (size_t)rng_uniform(&x->r, sizeof(v) - 1);
-        rng_bytes(&x->r, v, vn);
-        assert_int_equal(lsmer_batch_put(b, k, kn, v, vn), 0);
-        model_put(bm, k, kn, v, vn);
-    }
-    int rc = lsmer_write(x->db, b, rng_one_in(&x->r, 4) ? LSMER_SYNC : 0);
-    lsmer_batch_free(b);
-    if (rc == 0) {
-        for (size_t i = 0; i < model_count(bm); i++) {
-            struct model_entry e;
-            model_nth(bm, i, &e);
-            model_put(x->m, e.key, e.klen, e.val, e.vlen);
-        }
-        model_free(bm);
-    } else {
-        assert_true(x->ndoubts < MAX_DOUBT);
-        x->doubts[x->ndoubts++] = bm;
-    }
-    return rc;
+    return doubt_fresh_write(&x->d, x->db, &x->r, 4);
 }
 
 static void check_error(struct t *x, int rc)
@@ -127,30 +96,8 @@ static void check_error(struct t *x, int rc)
  * or not at all. */
 static void verify(struct t *x, const char *when)
 {
-    struct model *actual = model_new();
-    int rc = model_db_load(x->db, NULL, actual);
-    if (rc) t_fail(x, "a scan failed", rc);
-    struct model *expect = model_copy(x->m);
-    for (int i = 0; i < x->ndoubts; i++) {
-        struct model_entry e;
-        model_nth(x->doubts[i], 0, &e);
-        if (!model_get(actual, e.key, e.klen, NULL)) continue;
-        for (size_t j = 0; j < model_count(x->doubts[i]); j++) {
-            model_nth(x->doubts[i], j, &e);
-            model_put(expect, e.key, e.klen, e.val, e.vlen);
-        }
-    }
-    const void *k;
-    size_t kn;
-    if (model_first_difference(expect, actual, &k, &kn)) {
-        fprintf(stderr, "%s: %s: first difference at ", x->name, when);
-        model_print_key(stderr, k, kn);
-        fprintf(stderr, " (expected %zu keys, found %zu)\n", model_count(expect),
-                model_count(actual));
-        t_fail(x, "acknowledged data lost, or a failed write half applied", 0);
-    }
-    model_free(expect);
-    model_free(actual);
+    int rc = doubt_check(&x->d, x->db, x->name, when);
+    if (rc) t_fail(x, "acknowledged data lost, or a failed write half applied", rc == -1 ? 0 : rc);
 }
 
 static double now_s(void)

@@ -29,6 +29,7 @@
 #include "lsmer.h"
 #include "env.h"
 #include "env_fault.h"
+#include "doubt.h"
 #include "model.h"
 #include "testutil.h"
 
@@ -43,12 +44,6 @@
 #define UNDER_ASAN 0
 #endif
 
-#define MAX_DOUBT 4096
-
-struct doubt {
-    struct model *batch; /* the keys and values of a failed write */
-};
-
 struct t {
     uint64_t seed;
     const char *name;
@@ -57,11 +52,8 @@ struct t {
     struct lsmer_env *env;
     lsmer_options o;
     lsmer_db *db;
-    struct model *m; /* acknowledged */
-    struct doubt doubts[MAX_DOUBT];
-    int ndoubts;
-    uint64_t fresh; /* counter for keys of fault-phase writes */
-    int failed;     /* some write has failed since the fault began */
+    struct doubt_log d; /* acknowledged writes, and failed ones (all or nothing) */
+    int failed;         /* some write has failed since the fault began */
 };
 
 static void t_init(struct t *x, const char *name, uint64_t seed, size_t memtable, int l0_trigger)
@@ -80,7 +72,7 @@ static void t_init(struct t *x, const char *name, uint64_t seed, size_t memtable
     x->o.target_file_size = 64 << 10;
     x->o.level1_size = 256 << 10;
     if (l0_trigger) x->o.l0_compaction_trigger = l0_trigger;
-    x->m = model_new();
+    doubt_init(&x->d);
     assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
 }
 
@@ -88,8 +80,7 @@ static void t_done(struct t *x)
 {
     lsmer_close(x->db);
     fault_env_free(x->env);
-    for (int i = 0; i < x->ndoubts; i++) model_free(x->doubts[i].batch);
-    model_free(x->m);
+    doubt_free(&x->d);
     test_rmtree(x->dir);
     free(x->dir);
 }
@@ -114,15 +105,15 @@ static void write_base(struct t *x, int n)
             size_t en = (size_t)snprintf(e, sizeof(e), "b%05u", (unsigned)rng_uniform(&x->r, 3000));
             if (model_key_cmp(k, kn, e, en) >= 0) continue;
             rc = lsmer_delete_range(x->db, k, kn, e, en);
-            model_delete_range(x->m, k, kn, e, en);
+            model_delete_range(x->d.acked, k, kn, e, en);
         } else if (t < 4) {
             rc = lsmer_delete(x->db, k, kn);
-            model_delete(x->m, k, kn);
+            model_delete(x->d.acked, k, kn);
         } else {
             size_t vn = (size_t)rng_uniform(&x->r, sizeof(v));
             rng_bytes(&x->r, v, vn);
             rc = lsmer_put(x->db, k, kn, v, vn);
-            model_put(x->m, k, kn, v, vn);
+            model_put(x->d.acked, k, kn, v, vn);
         }
         if (rc) t_fail(x, "a write before any fault failed", rc);
     }
@@ -147,40 +138,14 @@ static void check_write_error(struct t *x, int rc, const char *what)
     t_fail(x, msg, rc);
 }
 
-/* One write of 1-3 fresh keys. Returns its rc; an acknowledged write goes
- * into the model, a failed one into the doubt list. */
+/* One write of 1-3 fresh keys (doubt.h), synced one time in five. Once a
+ * write has failed with expect_fail set, a later success is an error. */
 static int fresh_write(struct t *x, int expect_fail)
 {
-    lsmer_batch *b = lsmer_batch_new();
-    assert_non_null(b);
-    struct model *bm = model_new();
-    int n = 1 + (int)rng_uniform(&x->r, 3);
-    for (int i = 0; i < n; i++) {
-        char k[32];
-        unsigned char v[300];
-        size_t kn = (size_t)snprintf(k, sizeof(k), "f%08llu", (unsigned long long)x->fresh++);
-        size_t vn = 1 + (size_t)rng_uniform(&x->r, sizeof(v) - 1);
-        rng_bytes(&x->r, v, vn);
-        assert_int_equal(lsmer_batch_put(b, k, kn, v, vn), 0);
-        model_put(bm, k, kn, v, vn);
-    }
-    unsigned flags = rng_one_in(&x->r, 5) ? LSMER_SYNC : 0;
-    int rc = lsmer_write(x->db, b, flags);
-    lsmer_batch_free(b);
-    if (rc == 0) {
-        if (x->failed && expect_fail)
-            t_fail(x, "a write succeeded after an earlier one failed for want of space", 0);
-        for (size_t i = 0; i < model_count(bm); i++) {
-            struct model_entry e;
-            model_nth(bm, i, &e);
-            model_put(x->m, e.key, e.klen, e.val, e.vlen);
-        }
-        model_free(bm);
-    } else {
-        x->failed = 1;
-        assert_true(x->ndoubts < MAX_DOUBT);
-        x->doubts[x->ndoubts++].batch = bm;
-    }
+    int rc = doubt_fresh_write(&x->d, x->db, &x->r, 5);
+    if (rc == 0 && x->failed && expect_fail)
+        t_fail(x, "a write succeeded after an earlier one failed for want of space", 0);
+    if (rc) x->failed = 1;
     return rc;
 }
 
@@ -188,41 +153,8 @@ static int fresh_write(struct t *x, int expect_fail)
  * write, all of it or none of it. */
 static void verify(struct t *x, const char *when)
 {
-    struct model *actual = model_new();
-    int rc = model_db_load(x->db, NULL, actual);
-    if (rc) t_fail(x, "a scan failed", rc);
-    struct model *expect = model_copy(x->m);
-    for (int i = 0; i < x->ndoubts; i++) {
-        struct model *bm = x->doubts[i].batch;
-        struct model_entry e;
-        model_nth(bm, 0, &e);
-        if (!model_get(actual, e.key, e.klen, NULL)) continue;
-        for (size_t j = 0; j < model_count(bm); j++) {
-            model_nth(bm, j, &e);
-            model_put(expect, e.key, e.klen, e.val, e.vlen);
-        }
-    }
-    const void *k;
-    size_t kn;
-    if (model_first_difference(expect, actual, &k, &kn)) {
-        fprintf(stderr, "%s: %s: first difference at ", x->name, when);
-        model_print_key(stderr, k, kn);
-        fprintf(stderr, " (expected %zu keys, found %zu)\n", model_count(expect),
-                model_count(actual));
-        t_fail(x, "acknowledged data lost, or a failed write half applied", 0);
-    }
-    /* and by point lookups, which take another path */
-    lsmer_buf b = {0};
-    for (size_t i = 0; i < model_count(expect); i += 1 + i % 7) {
-        struct model_entry e;
-        model_nth(expect, i, &e);
-        rc = lsmer_get(x->db, NULL, e.key, e.klen, &b);
-        if (rc || b.size != e.vlen || memcmp(b.data, e.val, e.vlen) != 0)
-            t_fail(x, "a get returned wrong data", rc);
-    }
-    lsmer_buf_free(&b);
-    model_free(expect);
-    model_free(actual);
+    int rc = doubt_check(&x->d, x->db, x->name, when);
+    if (rc) t_fail(x, "acknowledged data lost, or a failed write half applied", rc == -1 ? 0 : rc);
 }
 
 /* The fault is gone: the same handle either works or returns the sticky
