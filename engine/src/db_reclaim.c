@@ -64,15 +64,20 @@ static void plan_free(struct reclaim_plan *p)
     free(p->v);
 }
 
-/* Adds the tombstones of every file of level meeting [lo, hi] to set. */
+/* Does f meet [lo, hi) (a NULL bound is open)? */
+static int file_in_range(const struct file_meta *f, struct slice lo, struct slice hi)
+{
+    if (hi.p && slice_compare(file_meta_smallest_ukey(f), hi) >= 0) return 0;
+    return !lo.p || slice_compare(file_meta_largest_ukey(f), lo) >= 0;
+}
+
+/* Adds the tombstones of every file of level meeting [lo, hi) to set. */
 static int add_level_tombstones(struct lsmer_db *db, const struct version *v, int level,
                                 struct slice lo, struct slice hi, struct rdel_set *set)
 {
     for (size_t i = 0; i < v->nfiles[level]; i++) {
         struct file_meta *f = v->files[level][i];
-        if (!f->num_range_deletions) continue;
-        if (hi.p && slice_compare(file_meta_smallest_ukey(f), hi) >= 0) continue;
-        if (lo.p && slice_compare(file_meta_largest_ukey(f), lo) < 0) continue;
+        if (!f->num_range_deletions || !file_in_range(f, lo, hi)) continue;
         struct table *t;
         struct tc_handle *h;
         int rc = table_cache_get(db->tcache, f, &t, &h);
@@ -142,6 +147,7 @@ static int make_plan(struct lsmer_db *db, const struct version *v, struct slice 
     int rc = add_level_tombstones(db, v, 0, lo, hi, all);
     for (size_t i = 0; !rc && i < v->nfiles[0]; i++) {
         struct file_meta *f = v->files[0][i];
+        if (!file_in_range(f, lo, hi)) continue;
         struct cover c;
         judge(f, all, oldest, &c);
         if (c.covered) rc = plan_add(plan, 0, f, 1);
@@ -152,7 +158,7 @@ static int make_plan(struct lsmer_db *db, const struct version *v, struct slice 
         for (size_t i = 0; !rc && i < v->nfiles[level]; i++) {
             struct file_meta *f = v->files[level][i];
             if (hi.p && slice_compare(file_meta_smallest_ukey(f), hi) >= 0) break;
-            if (lo.p && slice_compare(file_meta_largest_ukey(f), lo) < 0) continue;
+            if (!file_in_range(f, lo, hi)) continue;
             struct cover c;
             judge(f, all, oldest, &c);
             if (c.covered)

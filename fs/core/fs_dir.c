@@ -288,7 +288,7 @@ static int remove_name(struct lsmerfs *fs, uint64_t parent, const char *name, in
     if (rc == 0) rc = fs_inode_put(b, parent, pi);
     if (rc == 0) rc = in->nlink == 0 ? fs_drop_inode(fs, b, ino, in) : fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
-    if (rc == 0 && in->nlink == 0) fs_space_freed(fs, ino);
+    if (rc == 0 && in->nlink == 0) fs_space_freed(fs);
 out:
     fs_unlock_inos(fs, &l);
     pthread_mutex_unlock(&fs->ns_lock);

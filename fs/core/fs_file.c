@@ -140,7 +140,7 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
         rc = fs_inode_put(b, ino, in);
         if (rc == 0) rc = kv_commit(fs->kv, b, 0);
         if (rc) goto out;
-        fs_space_freed(fs, ino);
+        fs_space_freed(fs);
     }
     rc = fs_node_get(fs, ino, 0, 1);
     if (rc) goto out;
@@ -409,7 +409,7 @@ int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t le
     }
     if (rc == 0) rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
-    if (rc == 0 && punch) fs_space_freed(fs, ino);
+    if (rc == 0 && punch) fs_space_freed(fs);
 out:
     fs_unlock_inos(fs, &l);
     kv_batch_free(b);

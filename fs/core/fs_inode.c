@@ -271,7 +271,7 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
     if (to_set & FS_SET_CTIME) in->ctime_ns = ts_to_ns(&attr->st_ctim);
     rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
-    if (rc == 0 && shrunk) fs_space_freed(fs, ino);
+    if (rc == 0 && shrunk) fs_space_freed(fs);
     if (rc == 0 && out) fs_inode_to_stat(fs, ino, in, out);
 out:
     fs_unlock_inos(fs, &l);

@@ -56,7 +56,6 @@ struct lsmerfs {
     int reclaim_wanted;      /* space_lock: a pass is asked for */
     int reclaim_busy;        /* space_lock: a pass runs */
     uint64_t reclaimed_upto; /* space_lock: space_deletes when the last pass began */
-    uint64_t reclaim_passes; /* space_lock: passes finished */
 };
 
 /* A set of inode stripe locks, taken in ascending order. */
@@ -124,9 +123,10 @@ void fs_space_stop(struct lsmerfs *fs);
 /* -ENOSPC if the volume's free space is below the reserve; called before
  * any operation that grows the store, bytes being about what it adds. */
 int fs_space_check(struct lsmerfs *fs, uint64_t bytes);
-/* Data of ino was deleted (committed): while space is short, have its space
- * given back soon. Takes only space_lock. */
-void fs_space_freed(struct lsmerfs *fs, uint64_t ino);
+/* File data was deleted (committed): while space is short, have its space
+ * given back soon (a reclaim pass covers every deleted range). Takes only
+ * space_lock. */
+void fs_space_freed(struct lsmerfs *fs);
 
 static inline uint8_t fs_dtype(uint32_t mode)
 {

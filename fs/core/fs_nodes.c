@@ -138,7 +138,7 @@ int fs_reclaim_if_unlinked(struct lsmerfs *fs, uint64_t ino)
         rc = kv_batch_new(&b);
         if (rc == 0) rc = fs_purge_ops(b, ino, in);
         if (rc == 0) rc = kv_commit(fs->kv, b, 0);
-        if (rc == 0) fs_space_freed(fs, ino);
+        if (rc == 0) fs_space_freed(fs);
     } else if (rc == -ENOENT) {
         rc = 0;
     }

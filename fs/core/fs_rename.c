@@ -161,7 +161,7 @@ int fs_rename(struct lsmerfs *fs, uint64_t parent, const char *name, uint64_t ne
     if (rc == 0) rc = fs_inode_put(b, parent, pi);
     if (rc == 0 && newparent != parent) rc = fs_inode_put(b, newparent, npi);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
-    if (rc == 0 && dino && !(flags & RENAME_EXCHANGE) && di->nlink == 0) fs_space_freed(fs, dino);
+    if (rc == 0 && dino && !(flags & RENAME_EXCHANGE) && di->nlink == 0) fs_space_freed(fs);
 out:
     fs_unlock_inos(fs, &l);
     pthread_mutex_unlock(&fs->ns_lock);

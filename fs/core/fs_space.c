@@ -80,9 +80,8 @@ static void want_reclaim_locked(struct lsmerfs *fs)
     pthread_cond_broadcast(&fs->space_cv);
 }
 
-void fs_space_freed(struct lsmerfs *fs, uint64_t ino)
+void fs_space_freed(struct lsmerfs *fs)
 {
-    (void)ino; /* the pass covers every deleted range; ino is for the log */
     atomic_fetch_add(&fs->space_deletes, 1);
     pthread_mutex_lock(&fs->space_lock);
     /* Only worth the work while space is short: otherwise the store's own
@@ -153,7 +152,6 @@ static void *reclaimer(void *arg)
         pthread_mutex_lock(&fs->space_lock);
         fs->reclaimed_upto = upto;
         fs->reclaim_busy = 0;
-        fs->reclaim_passes++;
         space_refresh_locked(fs);
         pthread_cond_broadcast(&fs->space_cv);
     }
@@ -165,8 +163,6 @@ int fs_space_init(struct lsmerfs *fs)
 {
     pthread_mutex_lock(&fs->space_lock);
     space_refresh_locked(fs);
-    pthread_mutex_unlock(&fs->space_lock);
-    pthread_mutex_lock(&fs->space_lock);
     int rc = pthread_create(&fs->reclaim_thread, NULL, reclaimer, fs);
     if (rc == 0) fs->reclaim_running = 1;
     pthread_mutex_unlock(&fs->space_lock);
