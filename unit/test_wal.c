@@ -344,7 +344,8 @@ static void torn_tail_sweep(struct rng *rng, size_t nprev, size_t prev_max, size
     }
     /* when it all fits in block 0, start the last record 2000 bytes before
      * the block edge so it crosses it */
-    if (nprev && last_len > 2000 && used + 2000 + H < B) recs_add(&r, rng, B - 2000 - used - H);
+    int aimed = nprev && last_len > 2000 && used + 2000 + H < B;
+    if (aimed) recs_add(&r, rng, B - 2000 - used - H);
     recs_add(&r, rng, last_len);
     write_log(&m.env, "x", 9, &r);
     uint64_t from = r.n > 1 ? r.end[r.n - 2] : 0, to = r.end[r.n - 1];
@@ -355,10 +356,17 @@ static void torn_tail_sweep(struct rng *rng, size_t nprev, size_t prev_max, size
         m.limit = len;
         assert_int_equal(read_expect(&m.env, "x", 9, &r, r.n - 1, &rd), 0);
         assert_int_equal(wal_reader_offset(rd), from);
-        assert_int_equal(wal_reader_tail_dropped(rd), len - from);
+        /* A cut whose bytes are all zero (the first bytes of a CRC can be)
+         * looks like the preallocated, never written end of a log: a clean
+         * end with nothing dropped. */
+        int zeros = 1;
+        for (uint64_t i = from; i < len && zeros; i++) zeros = m.data.p[i] == 0;
+        assert_int_equal(wal_reader_tail_dropped(rd), zeros ? 0 : len - from);
         wal_reader_close(rd);
     }
-    if (nprev && last_len > 2000) assert_true(from / B < (to - 1) / B); /* it did cross */
+    /* it did cross (when the earlier records left room to aim it; past
+     * block 0 they may end anywhere) */
+    if (aimed) assert_true(from / B < (to - 1) / B);
     m.limit = SIZE_MAX;
     assert_int_equal(read_expect(&m.env, "x", 9, &r, r.n, NULL), 0);
     recs_free(&r);

@@ -85,7 +85,9 @@ int wal_read_record(struct wal_reader *r, struct buffer *out);
  * manifest): losing such a record silently would forget live tables. An
  * incomplete final fragment is still a torn tail. */
 void wal_reader_set_strict_tail(struct wal_reader *r, int strict);
-/* Bytes after the last good record that were dropped as a torn tail. */
+/* Bytes after the last good record that were dropped as a torn tail (an
+ * all-zero end is the preallocated, unwritten part of the log, not a torn
+ * write, and counts 0). */
 uint64_t wal_reader_tail_dropped(const struct wal_reader *r);
 /* File offset just past the last record returned (a safe truncation point). */
 uint64_t wal_reader_offset(const struct wal_reader *r);

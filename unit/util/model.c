@@ -585,7 +585,7 @@ const struct model *model_history_base(const struct model_history *h)
 /* 1 if c and d disagree about key. */
 static int differs(const struct model *c, const struct model *d, const void *key, size_t klen)
 {
-    struct model_entry x, y;
+    struct model_entry x = {0}, y = {0};
     int hx = model_get(c, key, klen, &x), hy = model_get(d, key, klen, &y);
     if (hx != hy) return 1;
     if (!hx) return 0;
