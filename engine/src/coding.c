@@ -26,7 +26,7 @@ int varint_length(uint64_t v)
     return n;
 }
 
-const uint8_t *get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v)
+const uint8_t *get_varint64_slow(const uint8_t *p, const uint8_t *limit, uint64_t *v)
 {
     uint64_t r = 0;
     for (unsigned shift = 0; shift <= 63 && p < limit; shift += 7) {
@@ -41,10 +41,10 @@ const uint8_t *get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v)
     return NULL;
 }
 
-const uint8_t *get_varint32(const uint8_t *p, const uint8_t *limit, uint32_t *v)
+const uint8_t *get_varint32_slow(const uint8_t *p, const uint8_t *limit, uint32_t *v)
 {
     uint64_t r;
-    const uint8_t *q = get_varint64(p, limit, &r);
+    const uint8_t *q = get_varint64_slow(p, limit, &r);
     if (!q || r > UINT32_MAX) return NULL;
     *v = (uint32_t)r;
     return q;

@@ -81,9 +81,27 @@ static inline uint64_t get_be64(const uint8_t *s)
 uint8_t *put_varint32(uint8_t *d, uint32_t v);
 uint8_t *put_varint64(uint8_t *d, uint64_t v);
 int varint_length(uint64_t v);
-/* NULL if truncated or too long. */
-const uint8_t *get_varint32(const uint8_t *p, const uint8_t *limit, uint32_t *v);
-const uint8_t *get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v);
+/* NULL if truncated or too long. Inline for the one-byte case (lengths in
+ * blocks, memtable entries and records are mostly < 128): decoding them is
+ * on every key comparison of a memtable or block search. */
+const uint8_t *get_varint32_slow(const uint8_t *p, const uint8_t *limit, uint32_t *v);
+const uint8_t *get_varint64_slow(const uint8_t *p, const uint8_t *limit, uint64_t *v);
+static inline const uint8_t *get_varint32(const uint8_t *p, const uint8_t *limit, uint32_t *v)
+{
+    if (p < limit && *p < 0x80) {
+        *v = *p;
+        return p + 1;
+    }
+    return get_varint32_slow(p, limit, v);
+}
+static inline const uint8_t *get_varint64(const uint8_t *p, const uint8_t *limit, uint64_t *v)
+{
+    if (p < limit && *p < 0x80) {
+        *v = *p;
+        return p + 1;
+    }
+    return get_varint64_slow(p, limit, v);
+}
 /* varint32 length then bytes; *out points into the input. */
 const uint8_t *get_length_prefixed(const uint8_t *p, const uint8_t *limit, struct slice *out);
 

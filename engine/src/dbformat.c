@@ -10,14 +10,6 @@ int ikey_append(struct buffer *b, const void *ukey, size_t n, uint64_t seq, int 
     return 0;
 }
 
-int ikey_compare(struct slice a, struct slice b)
-{
-    int c = slice_compare(ikey_user(a), ikey_user(b));
-    if (c) return c;
-    uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
-    return ta > tb ? -1 : ta < tb ? 1 : 0;
-}
-
 int ikey_compare_raw(const void *a, size_t an, const void *b, size_t bn)
 {
     return ikey_compare(slice_make(a, an), slice_make(b, bn));

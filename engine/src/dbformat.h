@@ -75,8 +75,15 @@ static inline int ikey_valid(struct slice k)
     return k.n >= IKEY_TRAILER && (ikey_trailer(k) & 0xff) <= TYPE_RANGE_DELETE;
 }
 
-/* The internal key order described above. */
-int ikey_compare(struct slice a, struct slice b);
+/* The internal key order described above (inline: it is the comparison of
+ * every memtable and block search). */
+static inline int ikey_compare(struct slice a, struct slice b)
+{
+    int c = slice_compare(ikey_user(a), ikey_user(b));
+    if (c) return c;
+    uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
+    return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
 
 /* Same, as a plain function for generic code (blocks, skiplist). */
 int ikey_compare_raw(const void *a, size_t an, const void *b, size_t bn);
