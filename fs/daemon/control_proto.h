@@ -50,7 +50,6 @@
     X(create)                                                                                      \
     X(read)                                                                                        \
     X(write)                                                                                       \
-    X(flush)                                                                                       \
     X(release)                                                                                     \
     X(fsync)                                                                                       \
     X(opendir)                                                                                     \

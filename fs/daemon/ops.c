@@ -287,16 +287,6 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     }
 }
 
-static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    LSMERFS_COUNT_OP(flush);
-    (void)ino;
-    (void)fi;
-    /* Every write is in the store's log already; with the writeback cache
-     * the kernel has sent its dirty pages before this request. */
-    fuse_reply_err(req, 0);
-}
-
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     LSMERFS_COUNT_OP(release);
@@ -520,7 +510,10 @@ const struct fuse_lowlevel_ops lsmerfs_ll_ops = {
     .create = ll_create,
     .read = ll_read,
     .write = ll_write,
-    .flush = ll_flush,
+    /* No .flush: every write is in the store's log when it is acknowledged
+     * and the kernel writes back dirty pages (and reports their errors)
+     * before it would send FLUSH. libfuse answers ENOSYS to the first one,
+     * the kernel then stops sending it, and every close saves a round trip. */
     .release = ll_release,
     .fsync = ll_fsync,
     .opendir = ll_opendir,
