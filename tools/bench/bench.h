@@ -55,6 +55,7 @@ struct bench_config {
     int zstd_level; /* 0 = no compression */
     int threads;    /* reader threads */
     uint64_t seed;
+    int repeat;         /* rounds of every engine; tables report medians */
     int keep;           /* keep the scratch data */
     int progress;       /* \r progress line on stderr */
     const char *db_dir; /* NULL = a fresh directory under $TMPDIR */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ void bench_config_init(struct bench_config *cfg)
     cfg->zstd_level = 1;
     cfg->threads = 1;
     cfg->seed = 301;
+    cfg->repeat = 1;
     cfg->progress = isatty(STDERR_FILENO);
     /* The LSM shape RocksDB is given; lsmer's own defaults when linked. */
     cfg->level1_size = 64u << 20;
@@ -116,14 +118,97 @@ static void on_signal(int sig)
 
 struct table {
     const struct bench_config *cfg;
-    struct bench_result *res; /* [engine][workload] */
+    struct bench_result *res; /* [engine][workload]: the medians over rounds */
     int *have;
+    struct bench_result *rounds; /* [round][engine][workload] as measured */
+    int *rounds_have;
+    int round; /* the round running */
 };
 
 static const struct bench_result *cell(const struct table *t, int e, int w)
 {
     int i = e * BENCH_MAX_WORKLOADS + w;
     return t->have[i] && t->res[i].status == 0 ? &t->res[i] : NULL;
+}
+
+static void table_free(struct table *t)
+{
+    free(t->res);
+    free(t->have);
+    free(t->rounds);
+    free(t->rounds_have);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of one double field (at byte offset field) of n >= 1
+ * results: the mean of the middle two when n is even. */
+static double median_of(const struct bench_result *const *rs, int n, size_t field)
+{
+    double v[64];
+    for (int i = 0; i < n; i++) memcpy(&v[i], (const char *)rs[i] + field, sizeof(double));
+    qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t median_u64(const struct bench_result *const *rs, int n, size_t field)
+{
+    double v[64];
+    for (int i = 0; i < n; i++) {
+        uint64_t x;
+        memcpy(&x, (const char *)rs[i] + field, sizeof(x));
+        v[i] = (double)x;
+    }
+    qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+    return (uint64_t)(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
+
+/* Fills t->res with, per engine and workload, the median of each figure
+ * over the rounds that succeeded (each figure on its own: the median
+ * throughput and the median p99 may come from different rounds). A cell
+ * that failed in any round reports that round's failure. */
+static void table_reduce(struct table *t)
+{
+    const struct bench_config *cfg = t->cfg;
+    for (int e = 0; e < cfg->n_engines; e++)
+        for (int w = 0; w < cfg->n_workloads; w++) {
+            const struct bench_result *ok[64];
+            int n = 0, out = e * BENCH_MAX_WORKLOADS + w;
+            for (int r = 0; r < cfg->repeat && r < 64; r++) {
+                int i = (r * BENCH_MAX_ENGINES + e) * BENCH_MAX_WORKLOADS + w;
+                if (!t->rounds_have[i]) continue;
+                if (t->rounds[i].status != 0) {
+                    t->res[out] = t->rounds[i];
+                    t->have[out] = 1;
+                    n = -1;
+                    break;
+                }
+                ok[n++] = &t->rounds[i];
+            }
+            if (n <= 0) continue;
+            struct bench_result m = *ok[0];
+#define MEDIAN_D(f) m.f = median_of(ok, n, offsetof(struct bench_result, f))
+#define MEDIAN_U(f) m.f = median_u64(ok, n, offsetof(struct bench_result, f))
+            MEDIAN_D(seconds);
+            MEDIAN_D(p50_us);
+            MEDIAN_D(p99_us);
+            MEDIAN_D(p999_us);
+            MEDIAN_D(max_us);
+            MEDIAN_D(write_amp);
+            MEDIAN_D(disk_write_amp);
+            MEDIAN_D(stall_sec);
+            MEDIAN_U(found);
+            MEDIAN_U(space_bytes);
+            MEDIAN_U(peak_rss_kb);
+#undef MEDIAN_D
+#undef MEDIAN_U
+            t->res[out] = m;
+            t->have[out] = 1;
+        }
 }
 
 static int engine_index(const struct bench_config *cfg, const char *name)
@@ -393,7 +478,10 @@ static int run_engine(const struct bench_config *cfg, const struct bench_engine_
     int fds[2];
     char desc[512];
     ops->describe(cfg, desc, sizeof(desc));
-    printf("\n== %s: %s\n", ops->name, desc);
+    if (cfg->repeat > 1)
+        printf("\n== %s (round %d of %d): %s\n", ops->name, t->round + 1, cfg->repeat, desc);
+    else
+        printf("\n== %s: %s\n", ops->name, desc);
     bench_print_header();
     fflush(NULL);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -424,9 +512,9 @@ static int run_engine(const struct bench_config *cfg, const struct bench_engine_
         if (n != (ssize_t)sizeof(r)) break;
         for (int w = 0; w < cfg->n_workloads; w++)
             if (strcmp(cfg->workloads[w], r.workload) == 0) {
-                int i = e * BENCH_MAX_WORKLOADS + w;
-                t->res[i] = r;
-                t->have[i] = 1;
+                int i = (t->round * BENCH_MAX_ENGINES + e) * BENCH_MAX_WORKLOADS + w;
+                t->rounds[i] = r;
+                t->rounds_have[i] = 1;
                 break;
             }
     }
@@ -455,11 +543,13 @@ int bench_main(const struct bench_config *in)
     int created = 0, failed = 0;
     uint64_t rss[BENCH_MAX_ENGINES] = {0};
     struct table t = {.cfg = &cfg};
-    t.res = calloc(BENCH_MAX_ENGINES * BENCH_MAX_WORKLOADS, sizeof(*t.res));
-    t.have = calloc(BENCH_MAX_ENGINES * BENCH_MAX_WORKLOADS, sizeof(*t.have));
-    if (!t.res || !t.have) {
-        free(t.res);
-        free(t.have);
+    size_t cells = (size_t)BENCH_MAX_ENGINES * BENCH_MAX_WORKLOADS;
+    t.res = calloc(cells, sizeof(*t.res));
+    t.have = calloc(cells, sizeof(*t.have));
+    t.rounds = calloc(cells * (size_t)cfg.repeat, sizeof(*t.rounds));
+    t.rounds_have = calloc(cells * (size_t)cfg.repeat, sizeof(*t.rounds_have));
+    if (!t.res || !t.have || !t.rounds || !t.rounds_have) {
+        table_free(&t);
         fprintf(stderr, "lsmer bench: out of memory\n");
         return BENCH_EXIT_FAILED;
     }
@@ -467,13 +557,11 @@ int bench_main(const struct bench_config *in)
         fprintf(stderr, "lsmer bench: no engine to run (this build has neither the lsmer engine "
                         "nor a peer; install them with scripts/install-deps.sh --bench and "
                         "re-run cmake)\n");
-        free(t.res);
-        free(t.have);
+        table_free(&t);
         return BENCH_EXIT_FAILED;
     }
     if (make_root(&cfg, root, sizeof(root), &created) != 0) {
-        free(t.res);
-        free(t.have);
+        table_free(&t);
         return BENCH_EXIT_FAILED;
     }
     struct sigaction sa;
@@ -496,27 +584,36 @@ int bench_main(const struct bench_config *in)
                     "databases, so give --db an empty or new directory\n",
                     dir);
             if (created) bench_rmtree(root);
-            free(t.res);
-            free(t.have);
+            table_free(&t);
             return BENCH_EXIT_USAGE;
         }
     }
     print_machine(&cfg);
     printf("scratch: %s (%s)\n", root, cfg.keep ? "kept" : "deleted afterwards");
-    for (int e = 0; e < cfg.n_engines && !interrupted; e++) {
-        const struct bench_engine_ops *ops = bench_engine_find(cfg.engines[e]);
-        char dir[PATH_MAX];
-        if (snprintf(dir, sizeof(dir), "%s/%s", root, ops->name) >= (int)sizeof(dir)) {
-            fprintf(stderr, "lsmer bench: path too long: %s (use a shorter --db)\n", root);
-            failed = 1;
-            break;
+    /* Rounds interleave the engines (A B C, A B C, ...), so a change in
+     * the machine's load during the run falls on every engine alike. */
+    for (t.round = 0; t.round < cfg.repeat && !interrupted && !failed; t.round++) {
+        for (int e = 0; e < cfg.n_engines && !interrupted; e++) {
+            const struct bench_engine_ops *ops = bench_engine_find(cfg.engines[e]);
+            char dir[PATH_MAX];
+            if (snprintf(dir, sizeof(dir), "%s/%s", root, ops->name) >= (int)sizeof(dir)) {
+                fprintf(stderr, "lsmer bench: path too long: %s (use a shorter --db)\n", root);
+                failed = 1;
+                break;
+            }
+            uint64_t kb = 0;
+            if (run_engine(&cfg, ops, dir, &t, e, &kb) != 0) failed = 1;
+            if (kb > rss[e]) rss[e] = kb;
+            char buf[16];
+            bench_format_size(kb * 1024, buf, sizeof(buf));
+            printf("peak RSS of the %s process: %s\n", ops->name, buf);
+            if (!cfg.keep) bench_rmtree(dir);
         }
-        if (run_engine(&cfg, ops, dir, &t, e, &rss[e]) != 0) failed = 1;
-        char buf[16];
-        bench_format_size(rss[e] * 1024, buf, sizeof(buf));
-        printf("peak RSS of the %s process: %s\n", ops->name, buf);
-        if (!cfg.keep) bench_rmtree(dir);
     }
+    table_reduce(&t);
+    if (cfg.repeat > 1)
+        printf("\n(the tables below give, for each figure, its median over the %d rounds)\n",
+               cfg.repeat);
     if (interrupted) {
         fprintf(stderr, "lsmer bench: interrupted\n");
         failed = 1;
@@ -536,8 +633,7 @@ int bench_main(const struct bench_config *in)
     }
     if (cfg.csv_path && write_csv(&t, cfg.csv_path) != 0) failed = 1;
     if (created && !cfg.keep) bench_rmtree(root);
-    free(t.res);
-    free(t.have);
+    table_free(&t);
     if (interrupted) return 128 + interrupted;
     return failed ? BENCH_EXIT_FAILED : BENCH_EXIT_OK;
 }

@@ -62,6 +62,8 @@ static void bench_usage(FILE *f)
                "  --compression=LEVEL  zstd level, 0 = off (lsmer's default, 1)\n"
                "  --threads=N          reader threads in readrandom, readmissing, seekrandom (1)\n"
                "  --seed=N             random seed; the same seed gives the same keys (301)\n"
+               "  --repeat=N           run every engine N times (1..25), interleaved (A B, A B,\n"
+               "                       ...), and report each figure's median (1)\n"
                "  --csv=FILE           also write every figure to FILE as CSV\n"
                "  --no-progress        no progress line (shown on stderr when it is a terminal)\n"
                "  --list               list the engines built in and the workloads, then exit\n"
@@ -103,6 +105,7 @@ enum {
     OPT_COMPRESSION,
     OPT_THREADS,
     OPT_SEED,
+    OPT_REPEAT,
     OPT_CSV,
     OPT_NO_PROGRESS,
     OPT_LIST,
@@ -126,6 +129,7 @@ static const struct option bench_opts[] = {
     {"compression", required_argument, NULL, OPT_COMPRESSION},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
     {"csv", required_argument, NULL, OPT_CSV},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"list", no_argument, NULL, OPT_LIST},
@@ -198,6 +202,13 @@ int cmd_bench(int argc, char **argv)
             if (c == OPT_SYNC_OPS) cfg.sync_ops = v;
             if (c == OPT_BIG_NUM) cfg.big_num = v;
             if (c == OPT_SEED) cfg.seed = v;
+            break;
+        case OPT_REPEAT:
+            if (cli_parse_u64(optarg, &v) != 0 || v < 1 || v > 25) {
+                rc = bad_value("repeat", optarg, "1 to 25");
+                goto out;
+            }
+            cfg.repeat = (int)v;
             break;
         case OPT_VALUE_SIZE:
         case OPT_BIG_VALUE_SIZE:

@@ -86,6 +86,8 @@ bench_options)
   expect 2 "bench stray argument" -- "$lsmer" bench stray
   expect 2 "bench bad size" -- "$lsmer" bench --cache-size=12Q
   expect 2 "bench bad compression" -- "$lsmer" bench --compression=99
+  expect 2 "bench zero rounds" -- "$lsmer" bench --repeat=0
+  grep_out err "--repeat" "names the option"
   expect 0 "bench --list" -- "$lsmer" bench --list
   grep_out out "^workload fillsync4" "lists workloads"
   grep_out out "^engine lsmer" "lists engines"
@@ -106,6 +108,23 @@ bench_smoke)
   fi
   if awk -F, 'NR > 1 && $3 != 0' "$tmp/out.csv" | grep -q .; then
     echo "FAIL: a workload reported an error:"; awk -F, 'NR > 1 && $3 != 0' "$tmp/out.csv"; fail=1
+  fi
+  ;;
+bench_repeat)
+  # Three rounds: each printed, and the CSV's figure is the middle one.
+  expect 0 "bench three rounds" -- "$lsmer" bench --engines=lsmer --num=5000 \
+    --benchmarks=fillrandom,readrandom --repeat=3 --db="$tmp/db" --csv="$tmp/out.csv" --no-progress
+  grep_out out "round 3 of 3" "third round"
+  grep_out out "median over the 3 rounds" "says the tables are medians"
+  rates=$(awk '$1 == "readrandom" && $2 ~ /^[0-9]+$/ && NF > 10 {print $2}' "$tmp/out" | sort -n)
+  if [ "$(echo "$rates" | wc -l)" -ne 3 ]; then
+    echo "FAIL: expected 3 readrandom rounds, got: $rates"; fail=1
+  else
+    mid=$(echo "$rates" | sed -n 2p)
+    csv=$(awk -F, '$2 == "readrandom" {printf "%.0f", $9}' "$tmp/out.csv")
+    if [ $((csv - mid)) -gt 1 ] || [ $((mid - csv)) -gt 1 ]; then
+      echo "FAIL: CSV readrandom rate $csv is not the median of $rates"; fail=1
+    fi
   fi
   ;;
 stats_compact)
