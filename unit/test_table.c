@@ -301,7 +301,7 @@ static void check_bloom(struct table *t, const struct ent *e, size_t n)
     assert_int_equal(useful + fps, absent); /* each absent key is one or the other */
     assert_true(fps < absent / 50);         /* ~1% at 10 bits per key */
     /* present keys at their own sequence: never ruled out, never an fp */
-    for (size_t i = 0; i < n; i += 97) {
+    for (size_t i = 0; i < n; i += 5) {
         struct slice ik = buffer_slice(&e[i].k);
         assert_int_equal(table_get(t, ik, NULL, NULL), 1);
     }
@@ -353,6 +353,62 @@ static void roundtrip_100k(void **state)
         block_cache_free(opt.cache);
         buffer_free(&file);
     }
+    free_entries(e, n);
+}
+
+/* A long scan stops adding blocks to the cache after its first few (it
+ * would evict what point reads come back to) but still uses cached ones;
+ * a seek starts over, so short range reads keep filling the cache. */
+static void long_scans_do_not_fill_cache(void **state)
+{
+    (void)state;
+    size_t n;
+    struct ent *e = make_entries(20000, &n);
+    struct table_options opt;
+    table_options_init(&opt);
+    opt.block_size = 1024;
+    opt.cache = block_cache_new(64 << 20); /* room for every block */
+    struct buffer file = BUFFER_INIT;
+    build(&file, &opt, e, n, NULL, 0);
+    struct mem_file f;
+    mem_init(&f, &file);
+    int rc;
+    struct table *t = open_mem(&f, &opt, 7, &rc);
+    assert_int_equal(rc, 0);
+    uint64_t blocks = table_props(t)->data_blocks;
+    assert_true(blocks > 100);
+    struct block_cache_stats s0, s1, s2, s3;
+    block_cache_get_stats(opt.cache, &s0);
+
+    /* a full scan: every entry, but only its first blocks are cached */
+    struct iter *it = table_iter(t);
+    size_t seen = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) expect_at(it, e, n, seen++);
+    assert_int_equal(seen, n);
+    assert_int_equal(iter_status(it), 0);
+    block_cache_get_stats(opt.cache, &s1);
+    uint64_t inserted = s1.inserts - s0.inserts;
+    assert_true(inserted >= 1 && inserted <= 8 + 1);
+
+    /* many short reads (a seek and a few nexts) fill it as before */
+    for (size_t i = 0; i < n; i += 5) {
+        iter_seek(it, buffer_slice(&e[i].k));
+        for (int k = 0; k < 3 && iter_valid(it); k++, iter_next(it)) expect_at(it, e, n, i + k);
+    }
+    block_cache_get_stats(opt.cache, &s2);
+    assert_true(s2.inserts - s1.inserts > blocks / 2);
+
+    /* a second full scan reads the cached blocks rather than the file */
+    seen = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) expect_at(it, e, n, seen++);
+    assert_int_equal(seen, n);
+    block_cache_get_stats(opt.cache, &s3);
+    assert_true(s3.hits - s2.hits > blocks / 2);
+    iter_destroy(it);
+
+    table_close(t);
+    block_cache_free(opt.cache);
+    buffer_free(&file);
     free_entries(e, n);
 }
 
@@ -790,15 +846,11 @@ int main(void)
 {
     rng_init(&rng, test_seed("test_table"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(roundtrip_100k),
-        cmocka_unit_test(compression_saves),
-        cmocka_unit_test(range_dels_and_extent),
-        cmocka_unit_test(empty_table),
-        cmocka_unit_test(big_values),
-        cmocka_unit_test(footer_versions),
-        cmocka_unit_test(io_errors),
-        cmocka_unit_test(damage_sweep),
-        cmocka_unit_test(posix_file),
+        cmocka_unit_test(roundtrip_100k),    cmocka_unit_test(long_scans_do_not_fill_cache),
+        cmocka_unit_test(compression_saves), cmocka_unit_test(range_dels_and_extent),
+        cmocka_unit_test(empty_table),       cmocka_unit_test(big_values),
+        cmocka_unit_test(footer_versions),   cmocka_unit_test(io_errors),
+        cmocka_unit_test(damage_sweep),      cmocka_unit_test(posix_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

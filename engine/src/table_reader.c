@@ -188,9 +188,11 @@ static void block_deleter(void *p)
     block_free(p);
 }
 
-/* A data block, through the cache when there is one. *ch is the handle to
- * release, or NULL when the caller owns *out. */
-static int data_block_get(struct table *t, struct block_handle h, struct block **out,
+/* A data block, through the cache when there is one: a cached copy is used
+ * if present, and a block read from the file is added to the cache when
+ * fill is set. *ch is the handle to release, or NULL when the caller owns
+ * *out. */
+static int data_block_get(struct table *t, struct block_handle h, int fill, struct block **out,
                           struct cache_handle **ch)
 {
     *ch = NULL;
@@ -200,7 +202,7 @@ static int data_block_get(struct table *t, struct block_handle h, struct block *
         return 0;
     }
     int rc = read_block_parsed(t, h, "data", out);
-    if (rc || !c) return rc;
+    if (rc || !c || !fill) return rc;
     *ch = block_cache_insert(c, t->number, h.offset, *out, block_memory(*out), block_deleter);
     if (!*ch) {
         *out = NULL;
@@ -221,6 +223,13 @@ static void data_block_put(struct table *t, struct block *b, struct cache_handle
  * private: the two-level iterator (index block -> data blocks)
  * ====================================================================== */
 
+/* A scan that has stepped through this many data blocks in a row stops
+ * adding the blocks it reads to the cache (it still uses cached ones): a
+ * long scan reads each block once, and caching them would only evict the
+ * blocks point reads and short range reads come back to (and cost an
+ * insert and an eviction per block). A seek starts a new run. */
+#define TABLE_SCAN_CACHED_BLOCKS 8
+
 struct table_iter {
     struct iter base;
     struct table *t;
@@ -229,6 +238,7 @@ struct table_iter {
     struct block *blk;
     struct cache_handle *ch;
     uint64_t blk_off;
+    unsigned run; /* data blocks loaded by stepping since the last seek */
     int status;
 };
 
@@ -243,9 +253,11 @@ static void ti_drop_block(struct table_iter *it)
     it->ch = NULL;
 }
 
-/* Loads the data block the index iterator points at. */
-static int ti_load(struct table_iter *it)
+/* Loads the data block the index iterator points at; stepping: reached
+ * by next/prev from the block before, not by a seek. */
+static int ti_load(struct table_iter *it, int stepping)
 {
+    it->run = stepping ? it->run + 1 : 0;
     struct slice v = iter_value(&it->index.base);
     struct block_handle h;
     if (block_handle_decode(v.p, v.p + v.n, &h) != v.p + v.n) {
@@ -257,7 +269,7 @@ static int ti_load(struct table_iter *it)
     ti_drop_block(it);
     struct block *b;
     struct cache_handle *ch;
-    int rc = data_block_get(it->t, h, &b, &ch);
+    int rc = data_block_get(it->t, h, it->run < TABLE_SCAN_CACHED_BLOCKS, &b, &ch);
     if (rc) {
         it->status = rc;
         return rc;
@@ -293,7 +305,7 @@ static void ti_skip_forward(struct table_iter *it)
         if (!iter_valid(&it->index.base)) break;
         iter_next(&it->index.base);
         if (!iter_valid(&it->index.base)) break;
-        if (ti_load(it)) return;
+        if (ti_load(it, 1)) return;
         iter_seek_first(&it->data.base);
     }
     ti_drop_block(it);
@@ -313,7 +325,7 @@ static void ti_skip_backward(struct table_iter *it)
         if (!iter_valid(&it->index.base)) break;
         iter_prev(&it->index.base);
         if (!iter_valid(&it->index.base)) break;
-        if (ti_load(it)) return;
+        if (ti_load(it, 1)) return;
         iter_seek_last(&it->data.base);
     }
     ti_drop_block(it);
@@ -328,7 +340,7 @@ static void ti_seek(struct iter *base, struct slice target)
         ti_drop_block(it);
         return;
     }
-    if (ti_load(it)) return;
+    if (ti_load(it, 0)) return;
     iter_seek(&it->data.base, target);
     ti_skip_forward(it);
 }
@@ -342,7 +354,7 @@ static void ti_seek_first(struct iter *base)
         ti_drop_block(it);
         return;
     }
-    if (ti_load(it)) return;
+    if (ti_load(it, 0)) return;
     iter_seek_first(&it->data.base);
     ti_skip_forward(it);
 }
@@ -356,7 +368,7 @@ static void ti_seek_last(struct iter *base)
         ti_drop_block(it);
         return;
     }
-    if (ti_load(it)) return;
+    if (ti_load(it, 0)) return;
     iter_seek_last(&it->data.base);
     ti_skip_backward(it);
 }
