@@ -644,8 +644,9 @@ static void print_row(const struct bench_result *res)
     else
         snprintf(found, sizeof(found), "-");
     double mbs = res->seconds > 0 ? (double)res->bytes / res->seconds / 1e6 : 0;
-    printf("%-13s %10.0f %7.1f %8.1f %8.1f %9.1f %6s %6s %6s %9s %9s %6s%s%s\n", res->workload,
-           bench_result_rate(res), mbs, res->p50_us, res->p99_us, res->p999_us, found, wa, dwa,
-           space, rss, stall, res->note[0] ? "  " : "", res->note);
+    printf("%-13s %10.0f %7.1f %8.1f %8.1f %9.1f %8.2f %6s %6s %6s %9s %9s %6s%s%s\n",
+           res->workload, bench_result_rate(res), mbs, res->p50_us, res->p99_us, res->p999_us,
+           res->max_us / 1e3, found, wa, dwa, space, rss, stall, res->note[0] ? "  " : "",
+           res->note);
     fflush(stdout);
 }
