@@ -101,9 +101,9 @@ double bench_result_rate(const struct bench_result *res)
 
 void bench_print_header(void)
 {
-    printf("%-13s %10s %7s %8s %8s %9s %8s %6s %6s %6s %9s %9s %6s\n", "workload", "ops/s",
-           "MB/s", "p50 us", "p99 us", "p99.9 us", "max ms", "found", "w-amp", "disk", "space",
-           "peak RSS", "stall");
+    printf("%-13s %10s %7s %8s %8s %9s %8s %6s %6s %6s %9s %9s %6s\n", "workload", "ops/s", "MB/s",
+           "p50 us", "p99 us", "p99.9 us", "max ms", "found", "w-amp", "disk", "space", "peak RSS",
+           "stall");
 }
 
 /* ---- signals ----------------------------------------------------------- */
