@@ -223,11 +223,12 @@ static void data_block_put(struct table *t, struct block *b, struct cache_handle
  * private: the two-level iterator (index block -> data blocks)
  * ====================================================================== */
 
-/* A scan that has stepped through this many data blocks in a row stops
- * adding the blocks it reads to the cache (it still uses cached ones): a
+/* A scan adds the first this many data blocks of a run (the block it
+ * sought included) to the cache and no more (it still uses cached ones): a
  * long scan reads each block once, and caching them would only evict the
  * blocks point reads and short range reads come back to (and cost an
- * insert and an eviction per block). A seek starts a new run. */
+ * insert and an eviction per block). A seek starts a new run; a seek that
+ * lands in the block the iterator holds keeps it as it is, cached or not. */
 #define TABLE_SCAN_CACHED_BLOCKS 8
 
 struct table_iter {

@@ -170,8 +170,10 @@ static uint64_t median_u64(const struct bench_result *const *rs, int n, size_t f
 
 /* Fills t->res with, per engine and workload, the median of each figure
  * over the rounds that succeeded (each figure on its own: the median
- * throughput and the median p99 may come from different rounds). A cell
- * that failed in any round reports that round's failure. */
+ * throughput and the median p99 may come from different rounds). The
+ * throughput is the operations over the median time: for an even number
+ * of rounds, over the mean of the two middle times. A cell that failed in
+ * any round reports that round's failure. */
 static void table_reduce(struct table *t)
 {
     const struct bench_config *cfg = t->cfg;
@@ -593,13 +595,17 @@ int bench_main(const struct bench_config *in)
     printf("scratch: %s (%s)\n", root, cfg.keep ? "kept" : "deleted afterwards");
     /* Rounds interleave the engines (A B C, A B C, ...), so a change in
      * the machine's load during the run falls on every engine alike. */
-    for (t.round = 0; t.round < cfg.repeat && !interrupted && !failed; t.round++) {
+    /* A failed workload does not stop the later rounds (its cell reports
+     * the failure; the exit status too); a path too long would fail in
+     * every round, so it ends the run. */
+    int fatal = 0, rounds_run = 0;
+    for (t.round = 0; t.round < cfg.repeat && !interrupted && !fatal; t.round++) {
         for (int e = 0; e < cfg.n_engines && !interrupted; e++) {
             const struct bench_engine_ops *ops = bench_engine_find(cfg.engines[e]);
             char dir[PATH_MAX];
             if (snprintf(dir, sizeof(dir), "%s/%s", root, ops->name) >= (int)sizeof(dir)) {
                 fprintf(stderr, "lsmer bench: path too long: %s (use a shorter --db)\n", root);
-                failed = 1;
+                failed = fatal = 1;
                 break;
             }
             uint64_t kb = 0;
@@ -610,11 +616,16 @@ int bench_main(const struct bench_config *in)
             printf("peak RSS of the %s process: %s\n", ops->name, buf);
             if (!cfg.keep) bench_rmtree(dir);
         }
+        if (!interrupted && !fatal) rounds_run++;
     }
     table_reduce(&t);
-    if (cfg.repeat > 1)
+    if (cfg.repeat > 1 && rounds_run == cfg.repeat)
         printf("\n(the tables below give, for each figure, its median over the %d rounds)\n",
                cfg.repeat);
+    else if (cfg.repeat > 1)
+        printf("\n(the tables below give, for each figure, its median over the rounds that "
+               "ran: %d of %d, the last one perhaps cut short)\n",
+               rounds_run, cfg.repeat);
     if (interrupted) {
         fprintf(stderr, "lsmer bench: interrupted\n");
         failed = 1;

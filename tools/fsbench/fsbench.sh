@@ -47,12 +47,16 @@ while [ $# -gt 0 ]; do
     --lsmerfs-opts) LSM_OPTS=$2; shift ;;
     --no-bindfs) USE_BINDFS=0 ;;
     --keep) KEEP=1 ;;
-    --repeat) REPEAT=$2; shift ;;
+    --repeat) REPEAT=${2:-}; [ $# -lt 2 ] || shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "fsbench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
+case "$REPEAT" in
+[1-9]) ;;
+*) echo "fsbench: --repeat takes 1 to 9, not '$REPEAT'" >&2; exit 2 ;;
+esac
 
 if [ -z "$LSMERFS_BIN" ]; then
     if [ -x "$REPO/build/fs/lsmerfs" ]; then
@@ -65,10 +69,6 @@ fi
 for c in cc sqlite3 fusermount3 mountpoint; do
     command -v "$c" >/dev/null || { echo "fsbench: needs $c" >&2; exit 2; }
 done
-case "$REPEAT" in
-[1-9]) ;;
-*) echo "fsbench: --repeat takes 1 to 9, not '$REPEAT'" >&2; exit 2 ;;
-esac
 if [ "$USE_BINDFS" = 1 ] && ! command -v bindfs >/dev/null; then
     echo "fsbench: bindfs not installed (scripts/install-deps.sh --bench); running without it" >&2
     USE_BINDFS=0

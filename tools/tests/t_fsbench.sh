@@ -9,7 +9,7 @@ NAME=t_fsbench
 . "$(dirname "$0")/lib_admin.sh"
 FSBENCH=$(cd "$(dirname "$0")/../fsbench" && pwd)/fsbench.sh
 
-run bash "$FSBENCH" --repeat 0
+run bash "$FSBENCH" --repeat 0 ${LSMERFS:+--lsmerfs "$LSMERFS"}
 expect_rc 2 "--repeat 0"
 has err "repeat" "names the option"
 run bash "$FSBENCH" --help
