@@ -371,6 +371,55 @@ static void seek_data_hole_and_punch(void **state)
     free(x);
 }
 
+/* A write, a truncate (even to the same size), an open with O_TRUNC and a
+ * chown drop a file's capabilities, for root too, as on ext4; other
+ * attributes stay. */
+static void caps_dropped_on_change(void **state)
+{
+    struct t *t = *state;
+    static const char caps[] = "security.capability";
+    char buf[64];
+    size_t len, w;
+    struct stat a, st;
+    uint64_t f = mkfile(t, ROOT, "f");
+    for (int how = 0; how < 5; how++) {
+        assert_int_equal(fs_setxattr(t->fs, f, caps, "\1\2\3", 3, 0, &t->ctx), 0);
+        assert_int_equal(fs_setxattr(t->fs, f, "user.keep", "k", 1, 0, &t->ctx), 0);
+        assert_int_equal(fs_getxattr(t->fs, f, caps, buf, sizeof(buf), &len), 0);
+        memset(&a, 0, sizeof(a));
+        uint64_t fh;
+        switch (how) {
+        case 0: /* a write by root */
+            assert_int_equal(fs_write(t->fs, f, f, "x", 1, 0, &t->ctx, &w), 0);
+            break;
+        case 1: /* truncate to the size it has */
+            assert_int_equal(fs_getattr(t->fs, f, &st), 0);
+            a.st_size = st.st_size;
+            assert_int_equal(fs_setattr(t->fs, f, &a, FS_SET_SIZE, &t->ctx, &st), 0);
+            break;
+        case 2: /* open with O_TRUNC */
+            assert_int_equal(fs_open_file(t->fs, f, O_WRONLY | O_TRUNC, &t->ctx, &fh), 0);
+            assert_int_equal(fs_release(t->fs, f, fh), 0);
+            break;
+        case 3: /* chown */
+            a.st_uid = 1000;
+            assert_int_equal(fs_setattr(t->fs, f, &a, FS_SET_UID, &t->ctx, &st), 0);
+            break;
+        case 4: /* a chmod keeps them (not a change of data or owner) */
+            a.st_mode = 0600;
+            assert_int_equal(fs_setattr(t->fs, f, &a, FS_SET_MODE, &t->ctx, &st), 0);
+            break;
+        }
+        assert_int_equal(fs_getxattr(t->fs, f, caps, buf, sizeof(buf), &len),
+                         how == 4 ? 0 : -ENODATA);
+        assert_int_equal(fs_getxattr(t->fs, f, "user.keep", buf, sizeof(buf), &len), 0);
+    }
+    /* and the drop is in the same batch: it survives a reopen */
+    assert_int_equal(fs_write(t->fs, f, f, "y", 1, 0, &t->ctx, &w), 0);
+    reopen(t);
+    assert_int_equal(fs_getxattr(t->fs, f, caps, buf, sizeof(buf), &len), -ENODATA);
+}
+
 static void xattr_flags(void **state)
 {
     struct t *t = *state;
@@ -705,6 +754,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(holes_and_truncate, setup, teardown),
         cmocka_unit_test_setup_teardown(seek_data_hole_and_punch, setup, teardown),
         cmocka_unit_test_setup_teardown(xattr_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(caps_dropped_on_change, setup, teardown),
         cmocka_unit_test_setup_teardown(unlinked_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(lookup_references_keep_unlinked_inodes, setup, teardown),
         cmocka_unit_test_setup_teardown(inode_numbers_never_reused, setup, teardown),

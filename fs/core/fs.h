@@ -69,6 +69,12 @@ struct fs_options {
     kv_log_fn log;               /* NULL = stderr */
     int log_level;               /* 0 error .. 3 debug; default 1 (warnings) */
     void *log_arg;
+    /* Called, with no lock held, when an operation changed an inode's
+     * attributes in a way its reply does not carry: a write or an open
+     * with O_TRUNC that cleared setuid/setgid. The daemon drops the
+     * kernel's cached attributes of ino. NULL = nobody caches them. */
+    void (*attr_changed)(void *arg, uint64_t ino);
+    void *attr_changed_arg;
 };
 void fs_options_init(struct fs_options *o);
 

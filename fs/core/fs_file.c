@@ -121,6 +121,7 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
 {
     struct fs_locks l;
     struct kv_batch *b = NULL;
+    int mode_changed = 0;
     struct fs_inode *in = malloc(sizeof(*in));
     if (!in) return -ENOMEM;
     fs_lock_inos(fs, &l, &ino, 1);
@@ -136,8 +137,11 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
         rc = fs_truncate_locked(fs, b, ino, in, 0);
         if (rc) goto out;
         in->mtime_ns = in->ctime_ns = fs_now_ns();
+        uint32_t mode = in->mode;
         fs_kill_suid(in, ctx);
-        rc = fs_inode_put(b, ino, in);
+        mode_changed = in->mode != mode;
+        rc = fs_kill_caps(fs, b, ino, in);
+        if (rc == 0) rc = fs_inode_put(b, ino, in);
         if (rc == 0) rc = kv_commit(fs->kv, b, 0);
         if (rc) goto out;
         fs_space_freed(fs);
@@ -149,6 +153,7 @@ out:
     fs_unlock_inos(fs, &l);
     kv_batch_free(b);
     free(in);
+    if (rc == 0 && mode_changed && fs->attr_changed) fs->attr_changed(fs->attr_changed_arg, ino);
     return rc;
 }
 
@@ -240,6 +245,7 @@ int fs_write(struct lsmerfs *fs, uint64_t ino, uint64_t fh, const void *buf, siz
     struct fs_locks l;
     struct kv_batch *b = NULL;
     uint8_t *scratch = NULL;
+    int mode_changed = 0;
     struct fs_inode *in = malloc(sizeof(*in));
     if (!in) return -ENOMEM;
     *nwritten = 0;
@@ -320,8 +326,11 @@ int fs_write(struct lsmerfs *fs, uint64_t ino, uint64_t fh, const void *buf, siz
     }
     in->size = newsize;
     in->mtime_ns = in->ctime_ns = fs_now_ns();
+    uint32_t mode = in->mode;
     if (in->mode & (S_ISUID | S_ISGID)) fs_kill_suid(in, ctx);
-    rc = fs_inode_put(b, ino, in);
+    mode_changed = in->mode != mode;
+    rc = fs_kill_caps(fs, b, ino, in);
+    if (rc == 0) rc = fs_inode_put(b, ino, in);
     if (rc == 0) rc = kv_commit(fs->kv, b, 0);
     if (rc == 0) *nwritten = size;
 out:
@@ -329,6 +338,7 @@ out:
     kv_batch_free(b);
     free(scratch);
     free(in);
+    if (rc == 0 && mode_changed && fs->attr_changed) fs->attr_changed(fs->attr_changed_arg, ino);
     return rc;
 }
 

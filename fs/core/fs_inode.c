@@ -88,6 +88,20 @@ void fs_kill_suid(struct fs_inode *in, const struct fs_ctx *ctx)
     if (in->mode & S_IXGRP) in->mode &= ~(uint32_t)S_ISGID;
 }
 
+int fs_kill_caps(struct lsmerfs *fs, struct kv_batch *b, uint64_t ino, const struct fs_inode *in)
+{
+    /* The flag keeps the common case (no attributes) to no lookup. */
+    if (!S_ISREG(in->mode) || !(in->flags & FS_IFLAG_HAS_XATTR)) return 0;
+    static const char name[] = "security.capability";
+    uint8_t k[KEY_NAMED_MAX];
+    size_t klen = key_xattr(k, ino, name, sizeof(name) - 1);
+    struct kv_buf v = {0};
+    int rc = kv_get(fs->kv, NULL, k, klen, &v);
+    kv_buf_free(&v);
+    if (rc == -ENOENT) return 0;
+    return rc ? rc : kv_batch_delete(b, k, klen);
+}
+
 int fs_dentry_get(struct lsmerfs *fs, const struct kv_snap *snap, uint64_t parent, const char *name,
                   size_t nlen, uint64_t *ino, uint8_t *type)
 {
@@ -235,8 +249,10 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
             in->mtime_ns = now;
         }
         /* truncate(2) sets mtime and ctime even when the size is unchanged,
-         * and like a write it drops setuid */
+         * and like a write it drops setuid and file capabilities */
         fs_kill_suid(in, ctx);
+        rc = fs_kill_caps(fs, b, ino, in);
+        if (rc) goto out;
         changed = 1;
     }
     if (to_set & (FS_SET_UID | FS_SET_GID)) {
@@ -249,6 +265,8 @@ int fs_setattr(struct lsmerfs *fs, uint64_t ino, const struct stat *attr, unsign
             in->mode &= ~(uint32_t)S_ISUID;
             if (in->mode & S_IXGRP) in->mode &= ~(uint32_t)S_ISGID;
         }
+        rc = fs_kill_caps(fs, b, ino, in);
+        if (rc) goto out;
         changed = 1;
     }
     if (to_set & FS_SET_MODE) {

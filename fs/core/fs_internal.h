@@ -29,6 +29,8 @@ struct lsmerfs {
     kv_log_fn log;
     void *log_arg;
     int log_level;
+    void (*attr_changed)(void *arg, uint64_t ino); /* fs_options */
+    void *attr_changed_arg;
     _Atomic int posix_acl; /* ACL xattrs honoured (fs_acl.h) */
 
     pthread_mutex_t ns_lock;
@@ -115,6 +117,12 @@ int fs_truncate_locked(struct lsmerfs *fs, struct kv_batch *b, uint64_t ino, str
 /* Clears setuid, and setgid when group-executable, as a write by a
  * non-root caller does. */
 void fs_kill_suid(struct fs_inode *in, const struct fs_ctx *ctx);
+/* Adds to b the removal of the file capabilities (the security.capability
+ * attribute) of regular file ino, if it has them: a write, truncate or
+ * chown drops them, for every caller, as on a local filesystem (the kernel
+ * leaves it to us under HANDLE_KILLPRIV_V2). Caller holds the stripe lock.
+ * 0 or -errno. */
+int fs_kill_caps(struct lsmerfs *fs, struct kv_batch *b, uint64_t ino, const struct fs_inode *in);
 
 /* The free-space reserve (fs_space.c). */
 uint64_t fs_space_reserve_default(struct kv *kv);

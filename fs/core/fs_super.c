@@ -227,6 +227,8 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
     fs->log = o->log;
     fs->log_arg = o->log_arg;
     fs->log_level = o->log_level;
+    fs->attr_changed = o->attr_changed;
+    fs->attr_changed_arg = o->attr_changed_arg;
     pthread_mutex_init(&fs->ns_lock, NULL);
     pthread_mutex_init(&fs->alloc_lock, NULL);
     pthread_mutex_init(&fs->node_lock, NULL);

@@ -15,16 +15,22 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "fs.h"
 
 struct lsmerfs_daemon {
     struct lsmerfs *fs;
-    int writeback;  /* ask for the kernel's writeback cache */
-    double timeout; /* entry and attribute cache validity, seconds */
-    int acl;        /* ask for POSIX ACLs (-o noacl clears it) */
-    int dont_mask;  /* set by init: the kernel leaves the umask to us */
+    int writeback;                   /* ask for the kernel's writeback cache */
+    double timeout;                  /* entry and attribute cache validity, seconds */
+    int acl;                         /* ask for POSIX ACLs (-o noacl clears it) */
+    int dont_mask;                   /* set by init: the kernel leaves the umask to us */
+    struct fuse_session *_Atomic se; /* for notifications; set once mounted */
 };
+
+/* fs_options.attr_changed: drops the kernel's cached attributes of ino. */
+void lsmerfs_attr_changed(void *daemon, uint64_t ino);
 
 extern const struct fuse_lowlevel_ops lsmerfs_ll_ops;
 

@@ -25,6 +25,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "killpriv.h"
 #include "lsmer.h"
 
 #define LSMERFS_VERSION LSMER_VERSION_STRING
@@ -87,6 +88,10 @@ static void usage(FILE *f)
                "     nodefault_permissions  do not let the kernel check permissions\n"
                "     loglevel=LEVEL  error, warn, info or debug: what is logged (default:\n"
                "                     info in the foreground, warn when daemonized)\n"
+               "     nokillpriv_v2   let the kernel remove setuid/setgid and file\n"
+               "                     capabilities on write (it then asks for the\n"
+               "                     security.capability attribute before every write);\n"
+               "                     by default the filesystem does it (HANDLE_KILLPRIV_V2)\n"
                "     noacl           no POSIX ACLs (setfacl fails with EOPNOTSUPP); by\n"
                "                     default they are on when the kernel offers them\n"
                "                     (and default_permissions is not turned off)\n"
@@ -102,6 +107,7 @@ struct cmdline {
     int writeback;
     int default_permissions;
     int acl;
+    int killpriv_v2;
     int log_level; /* -1: default (info in the foreground, warnings in the background) */
     double timeout;
     char fuse_opts[4096]; /* comma-separated, passed to libfuse */
@@ -142,7 +148,11 @@ static int parse_o(struct cmdline *c, const char *list)
                 if (strcmp(opt + 9, names[i]) == 0) c->log_level = i;
             if (strcmp(opt + 9, "warning") == 0) c->log_level = 1;
             if (c->log_level < 0) return -1;
-        } else if (strcmp(opt, "noacl") == 0)
+        } else if (strcmp(opt, "nokillpriv_v2") == 0)
+            c->killpriv_v2 = 0;
+        else if (strcmp(opt, "killpriv_v2") == 0)
+            c->killpriv_v2 = 1;
+        else if (strcmp(opt, "noacl") == 0)
             c->acl = 0;
         else if (strcmp(opt, "acl") == 0)
             c->acl = 1;
@@ -161,6 +171,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     c->writeback = 1;
     c->default_permissions = 1;
     c->acl = 1;
+    c->killpriv_v2 = 1;
     c->log_level = -1;
     c->timeout = 86400.0;
     for (int i = 1; i < argc; i++) {
@@ -256,6 +267,8 @@ static int run(struct cmdline *c, int report_fd)
     struct fs_options fo;
     fs_options_init(&fo);
     fo.log = log_msg;
+    fo.attr_changed = lsmerfs_attr_changed;
+    fo.attr_changed_arg = &d;
     fo.log_level = c->log_level >= 0 ? c->log_level : c->foreground ? 2 : 1;
     if (c->log_level >= 0) log_max = c->log_level;
     int rc = fs_open(data_dir, &fo, &d.fs);
@@ -291,6 +304,10 @@ static int run(struct cmdline *c, int report_fd)
         goto out;
     }
     mounted = 1;
+    atomic_store(&d.se, se);
+    if (c->killpriv_v2 && lsmerfs_killpriv_v2_install(se) != 0)
+        logf_(1, "cannot hook the FUSE channel for HANDLE_KILLPRIV_V2: the kernel will ask for "
+                 "security.capability before every write");
     if (report_fd >= 0) {
         tell_parent(&report_fd, 0);
         use_syslog = 1;
@@ -324,6 +341,7 @@ static int run(struct cmdline *c, int report_fd)
     status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
     logf_(2, "unmounting %s", mnt);
 out:
+    atomic_store(&d.se, NULL);
     if (mounted) fuse_session_unmount(se);
     control_stop(ctl);
     if (handlers) fuse_remove_signal_handlers(se);

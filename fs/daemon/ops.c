@@ -46,6 +46,15 @@ static void reply_entry(fuse_req_t req, int rc, const struct stat *st)
     fuse_reply_entry(req, &e);
 }
 
+void lsmerfs_attr_changed(void *daemon, uint64_t ino)
+{
+    struct lsmerfs_daemon *d = daemon;
+    struct fuse_session *se = atomic_load(&d->se);
+    /* Attributes only (offset < 0): no page cache, no inode lock, so this
+     * is safe from inside the write that changed them. */
+    if (se) fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+}
+
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct lsmerfs_daemon *d = userdata;
