@@ -25,7 +25,7 @@ packages=(
   libzstd-dev libcmocka-dev
   libfuse3-dev fuse3
   # programs the mount tests drive
-  sqlite3 rsync attr acl tar coreutils findutils util-linux procps psmisc python3 perl
+  sqlite3 rsync attr acl libcap2-bin tar coreutils findutils util-linux procps psmisc python3 perl
   clang-format
   # tools/tests/t_install.sh: renders the man pages, reads the installed library
   man-db groff-base binutils
