@@ -21,6 +21,10 @@
 #   mx_kill9 MNT           kill -9 the daemon, then fusermount3 -uz
 #   mx_fsck DATA           "$LSMER fsck DATA" if that exists, else SKIP
 #   mx_walk DIR            read every file and list every directory below DIR
+#   mx_public_mnt          sets MX_PUBLIC_MNT to a mount point the unprivileged test
+#                          users (uid/gid 65534, 65533) can reach: $MX_TMP/mnt
+#                          when they can, else one under /tmp (removed at exit)
+#   mx_as_a CMD... / mx_as_b CMD...  run CMD as uid/gid 65534 / 65533, no groups
 #   mx_need CMD...         fail with a clear message if a program is missing
 #   mx_py ARGS             python3 (helpers embedded in the tests use it)
 #
@@ -52,6 +56,24 @@ mx_fail() {
     [ -n "${MX_SEED:-}" ] && lsm_log "seed $MX_SEED (rerun with LSMER_SEED=$MX_SEED)" >&2
     exit 1
 }
+
+# The scratch base is often under a 0700 home or build directory that the
+# unprivileged users cannot enter. Not in a $(...) subshell: mx_on_exit must
+# register in this shell, so the path comes back in MX_PUBLIC_MNT.
+mx_public_mnt() {
+    local base
+    if mx_as_a test -x "$MX_TMP/.." 2>/dev/null && chmod 755 "$MX_TMP"; then
+        base=$MX_TMP
+    else
+        base=$(mktemp -d /tmp/lsmer-public.XXXXXX)
+        chmod 755 "$base"
+        mx_on_exit "rmdir '$base/mnt' '$base' 2>/dev/null"
+    fi
+    MX_PUBLIC_MNT=$base/mnt
+}
+
+mx_as_a() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+mx_as_b() { setpriv --reuid=65533 --regid=65533 --clear-groups -- "$@"; }
 
 mx_need() {
     local c

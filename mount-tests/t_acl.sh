@@ -11,21 +11,11 @@ mx_need setfacl getfacl setpriv stat cp
 [ "$(id -u)" -eq 0 ] || mx_fail "must run as root (it mounts with allow_other and switches users)"
 
 DATA=$MX_TMP/data
-# The mount point must be reachable by the unprivileged users.
-if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$MX_TMP/.." 2>/dev/null &&
-    chmod 755 "$MX_TMP"; then
-    MNTBASE=$MX_TMP
-else
-    MNTBASE=$(mktemp -d /tmp/lsmer-acl.XXXXXX)
-    chmod 755 "$MNTBASE"
-    mx_on_exit "rmdir '$MNTBASE/mnt' '$MNTBASE' 2>/dev/null"
-fi
-MNT=$MNTBASE/mnt
+mx_public_mnt
+MNT=$MX_PUBLIC_MNT
 mx_mount "$DATA" "$MNT" allow_other
 chmod 755 "$MNT"
 
-as_a() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
-as_b() { setpriv --reuid=65533 --regid=65533 --clear-groups -- "$@"; }
 # acl_of PATH [-d]: the ACL entries, without comments, one a line.
 acl_of() { getfacl -cpnE "$@" 2>/dev/null | grep -v '^$'; }
 expect_acl() {
@@ -39,7 +29,7 @@ expect_acl() {
 # --- an access ACL --------------------------------------------------------
 echo secret >"$MNT/f"
 chmod 600 "$MNT/f"
-if ! as_a cat "$MNT/f" >/dev/null 2>&1; then mx_ok "A cannot read a 0600 file"; else
+if ! mx_as_a cat "$MNT/f" >/dev/null 2>&1; then mx_ok "A cannot read a 0600 file"; else
     mx_fail "A reads a 0600 root file before any ACL"
 fi
 setfacl -m u:65534:r "$MNT/f" || mx_fail "setfacl -m u:65534:r failed"
@@ -47,9 +37,9 @@ expect_acl "getfacl shows the named entry" "$MNT/f" \
     "user::rw- user:65534:r-- group::--- mask::r-- other::--- "
 [ "$(stat -c %a "$MNT/f")" = 640 ] || mx_fail "mode after setfacl is $(stat -c %a "$MNT/f"), want 640 (mask in group bits)"
 mx_ok "setfacl set the mode's group bits to the mask"
-[ "$(as_a cat "$MNT/f")" = secret ] || mx_fail "A (named in the ACL) cannot read the file"
+[ "$(mx_as_a cat "$MNT/f")" = secret ] || mx_fail "A (named in the ACL) cannot read the file"
 mx_ok "A, named in the ACL, reads the file"
-if as_b cat "$MNT/f" >/dev/null 2>&1; then mx_fail "B (not in the ACL) reads the file"; fi
+if mx_as_b cat "$MNT/f" >/dev/null 2>&1; then mx_fail "B (not in the ACL) reads the file"; fi
 mx_ok "B, not in the ACL, is refused"
 ls -l "$MNT/f" | grep -q '^-rw-r-----+ ' || mx_fail "ls -l shows no '+': $(ls -l "$MNT/f")"
 mx_ok "ls -l shows the '+'"
@@ -58,10 +48,10 @@ mx_ok "ls -l shows the '+'"
 chmod 600 "$MNT/f"
 expect_acl "chmod 600 sets the mask to ---" "$MNT/f" \
     "user::rw- user:65534:r-- group::--- mask::--- other::--- "
-if as_a cat "$MNT/f" >/dev/null 2>&1; then mx_fail "A reads the file though the mask is ---"; fi
+if mx_as_a cat "$MNT/f" >/dev/null 2>&1; then mx_fail "A reads the file though the mask is ---"; fi
 mx_ok "the mask limits the named entry"
 chmod 640 "$MNT/f"
-[ "$(as_a cat "$MNT/f")" = secret ] || mx_fail "A cannot read after chmod 640 restored the mask"
+[ "$(mx_as_a cat "$MNT/f")" = secret ] || mx_fail "A cannot read after chmod 640 restored the mask"
 mx_ok "chmod 640 gives the mask back r--"
 
 # removing the ACL leaves a plain file
@@ -87,9 +77,9 @@ expect_acl "and as its own default ACL" "$MNT/d/sub" \
     "user::rwx user:65534:rwx group::r-x mask::rwx other::--- " -d
 [ "$(stat -c %a "$MNT/d/sub")" = 770 ] || mx_fail "new subdir's mode is $(stat -c %a "$MNT/d/sub"), want 770"
 echo deep >"$MNT/d/sub/deeper"
-as_a sh -c "echo more >> '$MNT/d/sub/deeper'" || mx_fail "A cannot write a file it is granted through inheritance"
+mx_as_a sh -c "echo more >> '$MNT/d/sub/deeper'" || mx_fail "A cannot write a file it is granted through inheritance"
 mx_ok "A writes a file it has rw through the inherited ACL"
-if as_b cat "$MNT/d/sub/deeper" >/dev/null 2>&1; then mx_fail "B reads an inherited-ACL file"; fi
+if mx_as_b cat "$MNT/d/sub/deeper" >/dev/null 2>&1; then mx_fail "B reads an inherited-ACL file"; fi
 mx_ok "B is refused there"
 (umask 022 && echo plain >"$MNT/plain")
 [ "$(stat -c %a "$MNT/plain")" = 644 ] || mx_fail "outside a default ACL the umask is not applied: $(stat -c %a "$MNT/plain")"
@@ -112,8 +102,8 @@ mx_mount "$DATA" "$MNT" allow_other
 after=$(cd "$MNT" && getfacl -Rpn . 2>/dev/null)
 [ "$before" = "$after" ] || mx_fail "ACLs changed across remount: $(diff <(echo "$before") <(echo "$after"))"
 mx_ok "ACLs persist across a remount"
-[ "$(as_a cat "$MNT/f")" = secret ] || mx_fail "after remount A cannot read via its ACL entry"
-if as_b cat "$MNT/f" >/dev/null 2>&1; then mx_fail "after remount B reads the file"; fi
+[ "$(mx_as_a cat "$MNT/f")" = secret ] || mx_fail "after remount A cannot read via its ACL entry"
+if mx_as_b cat "$MNT/f" >/dev/null 2>&1; then mx_fail "after remount B reads the file"; fi
 mx_ok "after remount the kernel still enforces them"
 mx_umount "$MNT"
 
