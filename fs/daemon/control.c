@@ -26,6 +26,7 @@
 #include "fs_backup.h"
 #include "fs_export.h"
 #include "op_counters.h"
+#include "uring.h"
 
 /* A client that connects and says nothing does not hold the thread long. */
 #define CTL_IO_TIMEOUT_S 5
@@ -183,6 +184,8 @@ static void answer_stats(struct control *c, int fd)
         {"write_bytes", atomic_load_explicit(&lsmerfs_write_bytes, memory_order_relaxed)},
         {"volume_total_bytes", vol_total},
         {"volume_avail_bytes", vol_avail},
+        {"uring_queues", (uint64_t)lsmerfs_uring_queues()},
+        {"uring_requests", lsmerfs_uring_requests()},
     };
     for (size_t i = 0; i < sizeof(fsf) / sizeof(fsf[0]); i++)
         fprintf(f, "fs %s %llu\n", fsf[i].name, (unsigned long long)fsf[i].v);

@@ -104,6 +104,8 @@
     X(read_bytes)         /* bytes returned by read */                                             \
     X(write_bytes)        /* bytes accepted by write */                                            \
     X(volume_total_bytes) /* the volume under DATA_DIR */                                          \
-    X(volume_avail_bytes)
+    X(volume_avail_bytes)                                                                          \
+    X(uring_queues)   /* io_uring queues that have served a request (0: /dev/fuse only) */         \
+    X(uring_requests) /* requests served through them */
 
 #endif

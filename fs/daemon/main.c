@@ -25,8 +25,9 @@
 
 #include "control.h"
 #include "daemon.h"
-#include "killpriv.h"
+#include "channel.h"
 #include "lsmer.h"
+#include "uring.h"
 
 #define LSMERFS_VERSION LSMER_VERSION_STRING
 
@@ -92,6 +93,10 @@ static void usage(FILE *f)
                "                     capabilities on write (it then asks for the\n"
                "                     security.capability attribute before every write);\n"
                "                     by default the filesystem does it (HANDLE_KILLPRIV_V2)\n"
+               "     nouring         requests through /dev/fuse only; by default they go\n"
+               "                     through per-CPU io_uring queues when the kernel\n"
+               "                     offers them (fuse module parameter enable_uring=Y)\n"
+               "     uring_workers=N threads per CPU serving its io_uring queue (default 2)\n"
                "     noacl           no POSIX ACLs (setfacl fails with EOPNOTSUPP); by\n"
                "                     default they are on when the kernel offers them\n"
                "                     (and default_permissions is not turned off)\n"
@@ -108,6 +113,7 @@ struct cmdline {
     int default_permissions;
     int acl;
     int killpriv_v2;
+    int uring, uring_workers;
     int log_level; /* -1: default (info in the foreground, warnings in the background) */
     double timeout;
     char fuse_opts[4096]; /* comma-separated, passed to libfuse */
@@ -152,7 +158,16 @@ static int parse_o(struct cmdline *c, const char *list)
             c->killpriv_v2 = 0;
         else if (strcmp(opt, "killpriv_v2") == 0)
             c->killpriv_v2 = 1;
-        else if (strcmp(opt, "noacl") == 0)
+        else if (strcmp(opt, "nouring") == 0)
+            c->uring = 0;
+        else if (strcmp(opt, "uring") == 0)
+            c->uring = 1;
+        else if (strncmp(opt, "uring_workers=", 14) == 0) {
+            char *end;
+            long v = strtol(opt + 14, &end, 10);
+            if (*end || v < 1 || v > 64) return -1;
+            c->uring_workers = (int)v;
+        } else if (strcmp(opt, "noacl") == 0)
             c->acl = 0;
         else if (strcmp(opt, "acl") == 0)
             c->acl = 1;
@@ -172,6 +187,8 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     c->default_permissions = 1;
     c->acl = 1;
     c->killpriv_v2 = 1;
+    c->uring = 1;
+    c->uring_workers = 2;
     c->log_level = -1;
     c->timeout = 86400.0;
     for (int i = 1; i < argc; i++) {
@@ -250,6 +267,7 @@ static int run(struct cmdline *c, int report_fd)
     struct fuse_loop_config *cfg = NULL;
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     struct control *ctl = NULL;
+    struct lsmerfs_uring *uring = NULL;
     int status = 1, mounted = 0, handlers = 0;
 
     if (!realpath(c->mountpoint, mnt)) {
@@ -305,9 +323,17 @@ static int run(struct cmdline *c, int report_fd)
     }
     mounted = 1;
     atomic_store(&d.se, se);
-    if (c->killpriv_v2 && lsmerfs_killpriv_v2_install(se) != 0)
-        logf_(1, "cannot hook the FUSE channel for HANDLE_KILLPRIV_V2: the kernel will ask for "
-                 "security.capability before every write");
+    /* Rings only for the multi-threaded loop: -s means one thread. */
+    if (c->uring && !c->single) {
+        rc = lsmerfs_uring_create(se, fuse_session_fd(se), c->uring_workers, &uring);
+        if (rc) logf_(2, "no io_uring queues (%s): requests go through /dev/fuse", strerror(-rc));
+    }
+    if (c->killpriv_v2 || uring) {
+        struct channel_config chc = {.killpriv_v2 = c->killpriv_v2, .uring = uring};
+        if (lsmerfs_channel_install(se, &chc) != 0)
+            logf_(1, "cannot hook the FUSE channel: the kernel will ask for security.capability "
+                     "before every write, and requests go through /dev/fuse");
+    }
     if (report_fd >= 0) {
         tell_parent(&report_fd, 0);
         use_syslog = 1;
@@ -341,6 +367,8 @@ static int run(struct cmdline *c, int report_fd)
     status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
     logf_(2, "unmounting %s", mnt);
 out:
+    /* The ring workers serve requests with d.fs: they stop first. */
+    lsmerfs_uring_destroy(uring);
     atomic_store(&d.se, NULL);
     if (mounted) fuse_session_unmount(se);
     control_stop(ctl);

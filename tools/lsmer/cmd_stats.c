@@ -199,6 +199,13 @@ static void print_live_text(const struct live_view *v)
     cli_format_bytes(n->fs[CTL_FS_volume_avail_bytes], a, sizeof(a));
     cli_format_bytes(n->fs[CTL_FS_volume_total_bytes], b, sizeof(b));
     printf("volume of DATA_DIR: %s free of %s\n", a, b);
+    if (n->fs[CTL_FS_uring_queues])
+        printf("requests: %llu through io_uring (%llu per-CPU queues in use), the rest "
+               "through /dev/fuse\n",
+               (unsigned long long)n->fs[CTL_FS_uring_requests],
+               (unsigned long long)n->fs[CTL_FS_uring_queues]);
+    else
+        printf("requests: through /dev/fuse\n");
     if (n->job[0]) printf("running: %s\n", n->job);
     uint64_t total = 0, total_prev = 0;
     for (int i = 0; i < CTL_OP_COUNT; i++) {
