@@ -29,6 +29,16 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target lsmerfs lsmer
 bin=$root/build/fs/lsmerfs
 
+# FUSE over io_uring (Linux 6.14+): per-CPU request queues, about twice
+# the metadata speed. Off unless the fuse module's parameter is set; it
+# affects only FUSE daemons that ask for it. lsmerfs -o nouring opts out.
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [ -e "$uring_param" ] && [ "$(cat "$uring_param")" = N ]; then
+  if { echo Y >"$uring_param"; } 2>/dev/null; then
+    echo "==> turned on FUSE over io_uring ($uring_param = Y; see docs/operations.md)"
+  fi
+fi
+
 mkdir -p "$data" "$mnt"
 if mountpoint -q "$mnt"; then
   echo "quickstart: $mnt is already mounted; unmount it first: fusermount3 -u $mnt" >&2
