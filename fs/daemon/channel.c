@@ -51,9 +51,11 @@ static size_t ring_payload_size(const struct fuse_init_out *o)
 {
     size_t pages =
         (o->flags & FUSE_MAX_PAGES) && o->max_pages ? o->max_pages : KERNEL_DEFAULT_MAX_PAGES;
+    long page = sysconf(_SC_PAGESIZE); /* the kernel's PAGE_SIZE */
+    size_t page_size = page > 0 ? (size_t)page : 4096;
     size_t size = KERNEL_MIN_READ_BUFFER;
     if (o->max_write > size) size = o->max_write;
-    if (pages * 4096 > size) size = pages * 4096;
+    if (pages * page_size > size) size = pages * page_size;
     return size;
 }
 

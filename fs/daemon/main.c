@@ -367,10 +367,12 @@ static int run(struct cmdline *c, int report_fd)
     status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
     logf_(2, "unmounting %s", mnt);
 out:
-    /* The ring workers serve requests with d.fs: they stop first. */
-    lsmerfs_uring_destroy(uring);
     atomic_store(&d.se, NULL);
     if (mounted) fuse_session_unmount(se);
+    /* After the unmount (the kernel then fails every waiting ring entry,
+     * so no request is left stranded on one), before the session and the
+     * store go: the ring workers use both. */
+    lsmerfs_uring_destroy(uring);
     control_stop(ctl);
     if (handlers) fuse_remove_signal_handlers(se);
     if (se) fuse_session_destroy(se);

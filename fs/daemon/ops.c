@@ -239,8 +239,9 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->fh = fh;
-    fi->keep_cache = 1; /* only this daemon changes the data */
-    if (fuse_reply_open(req, fi) == -ENOENT) fs_release(dm(req)->fs, ino, fh);
+    fi->keep_cache = 1;               /* only this daemon changes the data */
+    struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_release(fs, ino, fh);
 }
 
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -262,7 +263,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     e.attr_timeout = e.entry_timeout = dm(req)->timeout;
     fi->fh = fh;
     fi->keep_cache = 1;
-    if (fuse_reply_create(req, &e, fi) == -ENOENT) fs_release(dm(req)->fs, st.st_ino, fh);
+    struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) fs_release(fs, st.st_ino, fh);
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -319,7 +321,8 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         return;
     }
     fi->fh = (uint64_t)(uintptr_t)d;
-    if (fuse_reply_open(req, fi) == -ENOENT) fs_releasedir(dm(req)->fs, d);
+    struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_releasedir(fs, d);
 }
 
 struct dirbuf {

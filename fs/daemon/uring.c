@@ -61,6 +61,9 @@ struct uring_cmd_req {
 #define TAG_STOP 2
 /* Room in front of the payload for fuse_in_header and the per-op struct. */
 #define REQ_HEAD_ROOM 256
+/* Unexpected errors after which a worker registers its entry again, before
+ * it gives up (the kernel then has one entry fewer on that queue). */
+#define MAX_REREGISTER 16
 
 struct ring {
     int fd;
@@ -70,7 +73,7 @@ struct ring {
     unsigned *cq_head, *cq_tail, *cq_mask;
     struct io_uring_cqe *cqes;
     unsigned char *sqes;
-    pthread_mutex_t sq_lock; /* the worker and lsmerfs_uring_destroy both submit */
+    pthread_mutex_t sq_lock;
 };
 
 struct worker {
@@ -80,9 +83,10 @@ struct worker {
     int started;
     pthread_t thread;
     struct uring_req_header *hdr;
-    char *buf; /* REQ_HEAD_ROOM, then the payload the kernel fills */
+    char *buf;           /* REQ_HEAD_ROOM, then the payload the kernel fills */
+    struct iovec iov[2]; /* hdr and payload, as REGISTER passes them */
     /* while serving a request */
-    uint64_t commit_id;
+    uint64_t commit_id; /* the request's unique id */
     int replied;
 };
 
@@ -91,6 +95,13 @@ struct lsmerfs_uring {
     int fuse_fd;
     int nworkers, per_queue;
     struct worker *w;
+    atomic_int *queue_served; /* per queue: has it served a request */
+    /* Wakes the workers at stop with IORING_OP_MSG_RING: a CQE appears in
+     * a worker's ring without another thread submitting on it. (Had this
+     * thread submitted a worker's queued commit, the next request would be
+     * copied in from this thread's context, into buffers about to be
+     * freed.) */
+    struct ring waker;
     size_t payload_size;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -122,7 +133,7 @@ static void ring_close(struct ring *r)
     r->fd = -1;
 }
 
-static int ring_open(struct ring *r)
+static int ring_open(struct ring *r, unsigned entries)
 {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->sq_lock, NULL);
@@ -132,11 +143,11 @@ static int ring_open(struct ring *r)
      * worker enters the kernel anyway (it waits there), not by
      * interrupting it. Older kernels refuse the flag: retry without. */
     p.flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN;
-    r->fd = sys_setup(RING_ENTRIES, &p);
+    r->fd = sys_setup(entries, &p);
     if (r->fd < 0 && errno == EINVAL) {
         memset(&p, 0, sizeof(p));
         p.flags = IORING_SETUP_SQE128;
-        r->fd = sys_setup(RING_ENTRIES, &p);
+        r->fd = sys_setup(entries, &p);
     }
     if (r->fd < 0) {
         int e = -errno;
@@ -184,8 +195,7 @@ fail:;
 }
 
 /* Queues one SQE (the kernel takes it at the next io_uring_enter that
- * submits). With at most two SQEs ever queued per ring (the entry's
- * command and the stop NOP), the 4-slot queue cannot overflow. */
+ * submits). Only a ring's owner submits on it, one SQE at a time. */
 static void ring_push(struct ring *r, const unsigned char sqe[SQE_SIZE])
 {
     pthread_mutex_lock(&r->sq_lock);
@@ -218,14 +228,14 @@ static int ring_enter(struct ring *r, struct io_uring_cqe *out)
     }
 }
 
-static int submit_entry(struct worker *w, unsigned cmd_op)
+static void submit_entry(struct worker *w, unsigned cmd_op)
 {
     unsigned char raw[SQE_SIZE];
     memset(raw, 0, sizeof(raw));
     struct io_uring_sqe *sqe = (struct io_uring_sqe *)raw;
-    struct iovec *iov = (struct iovec *)(w->buf + REQ_HEAD_ROOM - 2 * sizeof(struct iovec));
-    /* The kernel copies the iovecs while it takes the SQE (REGISTER only);
-     * they live in the head room, which a request rebuild does not reach. */
+    /* The kernel reads the iovecs when it handles a REGISTER, which may be
+     * after the submit returns: they live as long as the worker. */
+    struct iovec *iov = w->iov;
     iov[0].iov_base = w->hdr;
     iov[0].iov_len = sizeof(*w->hdr);
     iov[1].iov_base = w->buf + REQ_HEAD_ROOM;
@@ -239,7 +249,6 @@ static int submit_entry(struct worker *w, unsigned cmd_op)
     struct uring_cmd_req req = {.commit_id = w->commit_id, .qid = (uint16_t)w->qid};
     memcpy(sqe->cmd, &req, sizeof(req));
     ring_push(&w->ring, raw);
-    return 0;
 }
 
 static void set_reply_error(struct worker *w, uint64_t unique, int err)
@@ -284,7 +293,11 @@ ssize_t lsmerfs_uring_take_reply(const struct iovec *iov, int count)
     if (!w || count < 1 || iov[0].iov_len < sizeof(struct fuse_out_header)) return 0;
     struct fuse_out_header oh;
     memcpy(&oh, iov[0].iov_base, sizeof(oh));
-    if (oh.unique == 0) return 0; /* a notification: /dev/fuse only */
+    /* Only the reply to the request being served. Notifications (unique
+     * 0) go to /dev/fuse; so does the EAGAIN that libfuse sends, from
+     * whichever thread next dispatches a request, for an INTERRUPT whose
+     * request it has already answered (INTERRUPTs come via /dev/fuse). */
+    if (oh.unique != w->commit_id) return 0;
     if (w->replied) return -EINVAL;
     size_t total = 0, data = 0;
     for (int i = 0; i < count; i++) total += iov[i].iov_len;
@@ -331,29 +344,38 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&u->lock);
     if (go < 0) return NULL;
 
-    int tries = 0, served = 0;
+    int tries = 0, errors = 0;
     w->commit_id = 0;
-    if (submit_entry(w, URING_CMD_REGISTER) != 0) return NULL;
+    submit_entry(w, URING_CMD_REGISTER);
     for (;;) {
         struct io_uring_cqe cqe;
         if (ring_enter(&w->ring, &cqe) != 0) break;
         if (cqe.user_data == TAG_STOP) break;
-        if (cqe.res == -EAGAIN && !served && ++tries < 5000) {
+        if (cqe.res == -EAGAIN && ++tries < 5000) {
             /* the connection is not initialised yet */
             usleep(1000);
-            if (submit_entry(w, URING_CMD_REGISTER) != 0) break;
+            w->commit_id = 0;
+            submit_entry(w, URING_CMD_REGISTER);
             continue;
         }
+        if (cqe.res == -ENOTCONN || cqe.res == -ECONNABORTED || cqe.res == -ECANCELED)
+            break; /* unmounted or aborted */
         if (cqe.res < 0) {
-            if (cqe.res != -ENOTCONN && cqe.res != -ECONNABORTED && cqe.res != -ECANCELED)
-                fuse_log(FUSE_LOG_WARNING, "io_uring queue %d: %s; this worker stops\n", w->qid,
-                         strerror(-cqe.res));
-            break;
+            /* The entry is lost to the kernel's queue; a new one keeps
+             * the queue served. */
+            int give_up = ++errors > MAX_REREGISTER;
+            fuse_log(FUSE_LOG_WARNING, "io_uring queue %d: %s; %s\n", w->qid, strerror(-cqe.res),
+                     give_up ? "this worker stops" : "registering its entry again");
+            if (give_up) break;
+            w->commit_id = 0;
+            submit_entry(w, URING_CMD_REGISTER);
+            continue;
         }
-        if (!served++ && w == &u->w[w->qid * u->per_queue])
+        if (!atomic_load_explicit(&u->queue_served[w->qid], memory_order_relaxed) &&
+            !atomic_exchange(&u->queue_served[w->qid], 1))
             atomic_fetch_add_explicit(&active_queues, 1, memory_order_relaxed);
         serve(w);
-        if (submit_entry(w, URING_CMD_COMMIT_AND_FETCH) != 0) break;
+        submit_entry(w, URING_CMD_COMMIT_AND_FETCH);
     }
     return NULL;
 }
@@ -368,7 +390,7 @@ static long possible_cpus(void)
     int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, list, sizeof(list) - 1) : -1;
     if (fd >= 0) close(fd);
-    if (n <= 0) return sysconf(_SC_NPROCESSORS_CONF);
+    if (n <= 0) return -1; /* a guess too low would hang the mount */
     list[n] = '\0';
     long count = 0;
     for (char *p = list; *p && *p != '\n';) {
@@ -391,7 +413,8 @@ int lsmerfs_uring_create(struct fuse_session *se, int fuse_fd, int workers_per_q
 {
     *out = NULL;
     long cpus = possible_cpus();
-    if (cpus < 1 || cpus > 4096 || workers_per_queue < 1 || workers_per_queue > 64) return -EINVAL;
+    if (cpus < 1 || cpus > 4096) return -ENOTSUP;
+    if (workers_per_queue < 1 || workers_per_queue > 64) return -EINVAL;
     struct lsmerfs_uring *u = calloc(1, sizeof(*u));
     if (!u) return -ENOMEM;
     u->se = se;
@@ -400,17 +423,24 @@ int lsmerfs_uring_create(struct fuse_session *se, int fuse_fd, int workers_per_q
     u->nworkers = (int)cpus * workers_per_queue;
     pthread_mutex_init(&u->lock, NULL);
     pthread_cond_init(&u->cond, NULL);
+    u->waker.fd = -1;
     u->w = calloc((size_t)u->nworkers, sizeof(*u->w));
-    if (!u->w) {
+    u->queue_served = calloc((size_t)cpus, sizeof(*u->queue_served));
+    if (!u->w || !u->queue_served) {
         lsmerfs_uring_destroy(u);
         return -ENOMEM;
     }
     for (int i = 0; i < u->nworkers; i++) u->w[i].ring.fd = -1;
+    int rc = ring_open(&u->waker, RING_ENTRIES);
+    if (rc) {
+        lsmerfs_uring_destroy(u);
+        return rc;
+    }
     for (int i = 0; i < u->nworkers; i++) {
         struct worker *w = &u->w[i];
         w->u = u;
         w->qid = i / workers_per_queue;
-        int rc = ring_open(&w->ring);
+        rc = ring_open(&w->ring, RING_ENTRIES);
         if (rc) {
             lsmerfs_uring_destroy(u);
             return rc;
@@ -466,6 +496,20 @@ void lsmerfs_uring_go(struct lsmerfs_uring *u, int ok)
     pthread_mutex_unlock(&u->lock);
 }
 
+/* Posts a TAG_STOP completion into the worker's ring, from the waker's. */
+static void wake_to_stop(struct lsmerfs_uring *u, struct worker *w)
+{
+    unsigned char raw[SQE_SIZE];
+    memset(raw, 0, sizeof(raw));
+    struct io_uring_sqe *sqe = (struct io_uring_sqe *)raw;
+    sqe->opcode = IORING_OP_MSG_RING;
+    sqe->fd = w->ring.fd;
+    sqe->off = TAG_STOP; /* the user_data of the completion it posts */
+    ring_push(&u->waker, raw);
+    struct io_uring_cqe cqe; /* the waker's own completion */
+    ring_enter(&u->waker, &cqe);
+}
+
 void lsmerfs_uring_destroy(struct lsmerfs_uring *u)
 {
     if (!u) return;
@@ -474,23 +518,24 @@ void lsmerfs_uring_destroy(struct lsmerfs_uring *u)
     if (page <= 0) page = 4096;
     for (int i = 0; u->w && i < u->nworkers; i++) {
         struct worker *w = &u->w[i];
-        if (w->started) {
-            /* A NOP wakes the worker out of its wait; one serving a
-             * request finishes and commits it first. */
-            unsigned char raw[SQE_SIZE];
-            memset(raw, 0, sizeof(raw));
-            struct io_uring_sqe *sqe = (struct io_uring_sqe *)raw;
-            sqe->opcode = IORING_OP_NOP;
-            sqe->user_data = TAG_STOP;
-            ring_push(&w->ring, raw);
-            ring_enter(&w->ring, NULL);
-            pthread_join(w->thread, NULL);
-        }
+        if (!w->started) continue;
+        /* One serving a request finishes it first; one that has left
+         * already (unmounted: its entry failed with ENOTCONN) never reads
+         * the completion. */
+        wake_to_stop(u, w);
+        pthread_join(w->thread, NULL);
+    }
+    /* The workers were the only tasks the kernel copies requests in for,
+     * and they are gone: the buffers can go. */
+    for (int i = 0; u->w && i < u->nworkers; i++) {
+        struct worker *w = &u->w[i];
         ring_close(&w->ring);
         free(w->hdr);
         if (w->buf) free(w->buf - (page - REQ_HEAD_ROOM));
     }
+    if (u->waker.fd >= 0) ring_close(&u->waker);
     free(u->w);
+    free(u->queue_served);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->cond);
     free(u);

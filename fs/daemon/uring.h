@@ -70,7 +70,7 @@ void lsmerfs_uring_destroy(struct lsmerfs_uring *u);
 /* Requests served through the rings since start (for `lsmer stats`). */
 uint64_t lsmerfs_uring_requests(void);
 
-/* Number of ring queues the kernel accepted entries for (0 if none). */
+/* Number of ring queues that have served a request (0: none yet). */
 int lsmerfs_uring_queues(void);
 
 #endif
