@@ -161,7 +161,11 @@ echo "memory:   $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/mem
 echo "plain:    $PLAIN on $PLAIN_FS ($(df -T "$PLAIN" | awk 'NR == 2 { print $1 }'))"
 echo "lsmerfs:  $LSMERFS_BIN${LSM_OPTS:+ -o $LSM_OPTS} (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$REPO" diff --quiet 2>/dev/null || echo "+dirty"))"
 [ "$USE_BINDFS" = 1 ] && echo "bindfs:   $(bindfs --version 2>&1 | head -1), on $PLAIN_FS"
-echo "fuse:     $(fusermount3 --version 2>&1 | head -1)"
+echo "fuse:     $(fusermount3 --version 2>&1 | head -1); lsmerfs requests through $(
+    p=/sys/module/fuse/parameters/enable_uring
+    if [ "$(cat "$p" 2>/dev/null)" = Y ] && [[ ",$LSM_OPTS," != *,nouring,* ]]; then
+        echo "io_uring (enable_uring=Y)"
+    else echo "/dev/fuse"; fi)"
 echo "caches:   $([ "$CAN_DROP" = 1 ] && echo "dropped before each read phase" || echo "NOT dropped (needs root): reads may come from memory")"
 [ "$REPEAT" -gt 1 ] && echo "rounds:   $REPEAT (the targets take turns; the table gives medians)"
 echo "sizes:    $N_EMPTY empty files, $N_SMALL x 4 KiB, cp -a $CP_SRC ($(du -sm "$CP_SRC" | cut -f1) MiB), $SEQ_MB MiB sequential, $RAND_OPS random 4 KiB ops on $RAND_MB MiB, $N_CONFIG config updates, $N_FSYNC appends+fdatasync, $N_ROWS sqlite rows"
