@@ -93,7 +93,8 @@ struct fs_ctx {
  * process has it open, -EINVAL if data_dir holds something that is not an
  * lsmerfs store, -EPROTO if it was made by a newer version. */
 int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **out);
-/* Syncs and closes. Open directory handles must be released first. */
+/* Syncs and closes; releases directory handles still open (an unmount
+ * with a directory open never sends RELEASEDIR). */
 void fs_close(struct lsmerfs *fs);
 uint32_t fs_block_size(const struct lsmerfs *fs);
 

@@ -318,6 +318,8 @@ struct fs_dir {
     const struct kv_snap *snap; /* lock: the view this handle lists */
     struct kv_iter *it;         /* lock: positioned at entry number pos */
     uint64_t pos;               /* lock */
+    struct fs_dir *prev, *next; /* fs->dirs_lock: the list of open handles */
+    int listed;                 /* fs->dirs_lock: on that list */
 };
 
 static void dir_reset(struct lsmerfs *fs, struct fs_dir *d)
@@ -371,6 +373,12 @@ int fs_opendir(struct lsmerfs *fs, uint64_t ino, struct fs_dir **out)
         fs_releasedir(fs, d);
         return rc;
     }
+    pthread_mutex_lock(&fs->dirs_lock);
+    d->next = fs->dirs;
+    if (fs->dirs) fs->dirs->prev = d;
+    fs->dirs = d;
+    d->listed = 1;
+    pthread_mutex_unlock(&fs->dirs_lock);
     *out = d;
     return 0;
 }
@@ -378,9 +386,30 @@ int fs_opendir(struct lsmerfs *fs, uint64_t ino, struct fs_dir **out)
 void fs_releasedir(struct lsmerfs *fs, struct fs_dir *d)
 {
     if (!d) return;
+    pthread_mutex_lock(&fs->dirs_lock);
+    if (d->listed) {
+        if (d->prev)
+            d->prev->next = d->next;
+        else
+            fs->dirs = d->next;
+        if (d->next) d->next->prev = d->prev;
+        d->listed = 0;
+    }
+    pthread_mutex_unlock(&fs->dirs_lock);
     dir_reset(fs, d);
     pthread_mutex_destroy(&d->lock);
     free(d);
+}
+
+void fs_dirs_release_all(struct lsmerfs *fs)
+{
+    for (;;) {
+        pthread_mutex_lock(&fs->dirs_lock);
+        struct fs_dir *d = fs->dirs;
+        pthread_mutex_unlock(&fs->dirs_lock);
+        if (!d) return;
+        fs_releasedir(fs, d);
+    }
 }
 
 static void type_only(struct stat *st, uint64_t ino, uint8_t type)

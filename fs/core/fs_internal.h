@@ -45,6 +45,12 @@ struct lsmerfs {
     size_t node_buckets;       /* node_lock */
     size_t node_count;         /* node_lock */
 
+    /* Open directory handles (fs_dir.c): fs_close releases those the
+     * kernel never released (an unmount with a directory still open).
+     * dirs_lock is a leaf. */
+    pthread_mutex_t dirs_lock;
+    struct fs_dir *dirs; /* dirs_lock */
+
     /* The free-space reserve (fs_space.c). space_lock is a leaf. */
     pthread_mutex_t space_lock;
     pthread_cond_t space_cv;
@@ -92,6 +98,9 @@ int fs_dentry_del(struct kv_batch *b, uint64_t parent, const char *name, size_t 
 int fs_dir_empty(struct lsmerfs *fs, uint64_t dir);
 
 int fs_alloc_ino(struct lsmerfs *fs, uint64_t *ino);
+
+/* Releases every directory handle still open (fs_close). */
+void fs_dirs_release_all(struct lsmerfs *fs);
 
 /* References to inodes (fs_nodes.c): the kernel's lookups and opens. */
 int fs_nodes_init(struct lsmerfs *fs);

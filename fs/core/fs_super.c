@@ -232,6 +232,7 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
     pthread_mutex_init(&fs->ns_lock, NULL);
     pthread_mutex_init(&fs->alloc_lock, NULL);
     pthread_mutex_init(&fs->node_lock, NULL);
+    pthread_mutex_init(&fs->dirs_lock, NULL);
     pthread_mutex_init(&fs->space_lock, NULL);
     pthread_cond_init(&fs->space_cv, NULL);
     for (unsigned i = 0; i < FS_STRIPES; i++) pthread_mutex_init(&fs->stripe[i], NULL);
@@ -277,6 +278,7 @@ fail:
     kv_close(fs->kv);
     fs_nodes_free(fs);
     for (unsigned i = 0; i < FS_STRIPES; i++) pthread_mutex_destroy(&fs->stripe[i]);
+    pthread_mutex_destroy(&fs->dirs_lock);
     pthread_mutex_destroy(&fs->space_lock);
     pthread_cond_destroy(&fs->space_cv);
     free(fs);
@@ -287,6 +289,8 @@ void fs_close(struct lsmerfs *fs)
 {
     if (!fs) return;
     fs_space_stop(fs);
+    /* Their snapshots and iterators must go before the store. */
+    fs_dirs_release_all(fs);
     kv_sync(fs->kv);
     kv_close(fs->kv);
     fs_nodes_free(fs);
@@ -294,6 +298,7 @@ void fs_close(struct lsmerfs *fs)
     pthread_mutex_destroy(&fs->ns_lock);
     pthread_mutex_destroy(&fs->alloc_lock);
     pthread_mutex_destroy(&fs->node_lock);
+    pthread_mutex_destroy(&fs->dirs_lock);
     pthread_mutex_destroy(&fs->space_lock);
     pthread_cond_destroy(&fs->space_cv);
     free(fs);

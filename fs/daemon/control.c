@@ -234,6 +234,7 @@ static void run_compact(struct control *c, int fd)
     struct compact_run r = {.db = c->db};
     lsmer_stats before, now;
     memset(&before, 0, sizeof(before));
+    memset(&now, 0, sizeof(now));
     lsmer_get_stats(c->db, &before);
     uint64_t total = before.table_bytes + before.memtable_bytes;
     ctl_log(c, 2, "control: compaction of everything started");
@@ -349,10 +350,41 @@ static int is_below(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+/* The canonical path of dest: realpath of its deepest existing ancestor
+ * with the rest appended (so "/mnt/./x", "//mnt/x" and symlinks into the
+ * mount are seen for what they are). 0 or -errno. */
+static int resolve_existing(const char *dest, char out[PATH_MAX])
+{
+    char head[PATH_MAX];
+    size_t n = strlen(dest);
+    if (n >= sizeof(head)) return -ENAMETOOLONG;
+    memcpy(head, dest, n + 1);
+    for (;;) {
+        char *slash = strrchr(head, '/');
+        if (realpath(head[0] ? head : "/", out)) {
+            const char *rest = dest + strlen(head);
+            size_t used = strlen(out);
+            if (used == 1) used = 0; /* "/" + "/rest" */
+            if (used + strlen(rest) >= PATH_MAX) return -ENAMETOOLONG;
+            strcpy(out + used, rest);
+            if (!out[0]) strcpy(out, "/");
+            return 0;
+        }
+        if (errno != ENOENT && errno != ENOTDIR) return -errno;
+        if (!slash) return -ENOENT;
+        *slash = '\0';
+    }
+}
+
 /* Hands fd to the job thread (which closes it) or answers an error. */
 static void start_job(struct control *c, int fd, enum job_kind kind, const char *dest)
 {
     reap_job(c);
+    if (!atomic_load(&c->job_running) && c->job_joinable) {
+        /* it finished between reap_job's look and this one */
+        pthread_join(c->job_thread, NULL);
+        c->job_joinable = 0;
+    }
     if (atomic_load(&c->job_running)) {
         pthread_mutex_lock(&c->text_lock);
         char text[sizeof(c->job_text)];
@@ -364,12 +396,21 @@ static void start_job(struct control *c, int fd, enum job_kind kind, const char 
         return;
     }
     if (kind == JOB_BACKUP) {
-        if (dest[0] != '/' || strlen(dest) >= sizeof(c->job_dest)) {
+        if (dest[0] != '/') {
             send_error(fd, EINVAL, "backup needs an absolute DEST path");
             close(fd);
             return;
         }
-        if (is_below(dest, c->mountpoint) || is_below(dest, c->data_dir)) {
+        if (strlen(dest) >= sizeof(c->job_dest)) {
+            send_error(fd, ENAMETOOLONG, "DEST path too long (at most %zu bytes)",
+                       sizeof(c->job_dest) - 1);
+            close(fd);
+            return;
+        }
+        char real[PATH_MAX];
+        if (is_below(dest, c->mountpoint) || is_below(dest, c->data_dir) ||
+            (resolve_existing(dest, real) == 0 &&
+             (is_below(real, c->mountpoint) || is_below(real, c->data_dir)))) {
             send_error(fd, EINVAL, "%s is inside the filesystem or its DATA_DIR", dest);
             close(fd);
             return;
@@ -598,6 +639,10 @@ void control_stop(struct control *c)
     pthread_join(c->thread, NULL);
     if (c->job_joinable) {
         atomic_store(&c->job_cancel, 1);
+        if (atomic_load(&c->job_running) && c->job_kind == JOB_COMPACT)
+            ctl_log(c, 1,
+                    "control: waiting for the compaction started by `lsmer compact` to finish "
+                    "before closing the store (it cannot be interrupted)");
         pthread_join(c->job_thread, NULL);
     }
     close(c->listen_fd);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@ static void usage(FILE *f)
                "\n"
                "options:\n"
                "  -f                 stay in the foreground, log to stderr\n"
-               "  -d                 FUSE debug output (implies -f)\n"
+               "  -d, --debug        FUSE debug output (implies -f)\n"
                "  -s                 single-threaded\n"
                "  -o opt[,opt...]    mount options:\n"
                "     nowriteback     no kernel writeback cache: each write reaches the\n"
@@ -87,12 +88,13 @@ static void usage(FILE *f)
                "                     reaches the store at close, fsync or writeback\n"
                "     timeout=SECS    entry/attribute cache validity (default 86400)\n"
                "     nodefault_permissions  do not let the kernel check permissions\n"
+               "                     (default_permissions, the default, lets it)\n"
                "     loglevel=LEVEL  error, warn, info or debug: what is logged (default:\n"
                "                     info in the foreground, warn when daemonized)\n"
                "     nokillpriv_v2   let the kernel remove setuid/setgid and file\n"
                "                     capabilities on write (it then asks for the\n"
                "                     security.capability attribute before every write);\n"
-               "                     by default the filesystem does it (HANDLE_KILLPRIV_V2)\n"
+               "                     by default (killpriv_v2) the filesystem does it\n"
                "     nouring         requests through /dev/fuse only; by default they go\n"
                "                     through per-CPU io_uring queues when the kernel\n"
                "                     offers them (fuse module parameter enable_uring=Y)\n"
@@ -129,21 +131,34 @@ static int add_fuse_opt(struct cmdline *c, const char *opt, size_t n)
     return 0;
 }
 
+static int bad_o(const char *why, const char *opt)
+{
+    fprintf(stderr, "lsmerfs: bad -o option '%s': %s (see lsmerfs --help)\n", opt, why);
+    return -1;
+}
+
+/* 0, or -1 after saying what is wrong. */
 static int parse_o(struct cmdline *c, const char *list)
 {
     while (*list) {
         size_t n = strcspn(list, ",");
         char opt[256];
-        if (n >= sizeof(opt)) return -1;
+        if (n >= sizeof(opt)) {
+            fprintf(stderr, "lsmerfs: a -o option is longer than 255 bytes\n");
+            return -1;
+        }
         memcpy(opt, list, n);
         opt[n] = '\0';
         if (strcmp(opt, "nowriteback") == 0 || strcmp(opt, "no_writeback_cache") == 0)
             c->writeback = 0;
         else if (strcmp(opt, "writeback") == 0 || strcmp(opt, "writeback_cache") == 0)
             c->writeback = 1;
-        else if (strncmp(opt, "timeout=", 8) == 0)
-            c->timeout = atof(opt + 8);
-        else if (strcmp(opt, "nodefault_permissions") == 0)
+        else if (strncmp(opt, "timeout=", 8) == 0) {
+            char *end;
+            c->timeout = strtod(opt + 8, &end);
+            if (end == opt + 8 || *end || !isfinite(c->timeout) || c->timeout < 0)
+                return bad_o("want a number of seconds, 0 or more", opt);
+        } else if (strcmp(opt, "nodefault_permissions") == 0)
             c->default_permissions = 0;
         else if (strcmp(opt, "default_permissions") == 0)
             c->default_permissions = 1;
@@ -153,7 +168,7 @@ static int parse_o(struct cmdline *c, const char *list)
             for (int i = 0; i < 4; i++)
                 if (strcmp(opt + 9, names[i]) == 0) c->log_level = i;
             if (strcmp(opt + 9, "warning") == 0) c->log_level = 1;
-            if (c->log_level < 0) return -1;
+            if (c->log_level < 0) return bad_o("want error, warn, info or debug", opt);
         } else if (strcmp(opt, "nokillpriv_v2") == 0)
             c->killpriv_v2 = 0;
         else if (strcmp(opt, "killpriv_v2") == 0)
@@ -165,14 +180,17 @@ static int parse_o(struct cmdline *c, const char *list)
         else if (strncmp(opt, "uring_workers=", 14) == 0) {
             char *end;
             long v = strtol(opt + 14, &end, 10);
-            if (*end || v < 1 || v > 64) return -1;
+            if (end == opt + 14 || *end || v < 1 || v > 64)
+                return bad_o("want a number of threads from 1 to 64", opt);
             c->uring_workers = (int)v;
         } else if (strcmp(opt, "noacl") == 0)
             c->acl = 0;
         else if (strcmp(opt, "acl") == 0)
             c->acl = 1;
-        else if (n && add_fuse_opt(c, opt, n) != 0)
+        else if (n && add_fuse_opt(c, opt, n) != 0) {
+            fprintf(stderr, "lsmerfs: -o options too long in all\n");
             return -1;
+        }
         list += n;
         if (*list == ',') list++;
     }
@@ -232,9 +250,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
     if (c->timeout < 0) c->timeout = 0;
     return 0;
 bad_opt:
-    fprintf(stderr, "lsmerfs: bad -o options: an option longer than 255 bytes, options too "
-                    "long in all, or loglevel= not one of error, warn, info, debug\n");
-    return -1;
+    return -1; /* parse_o said why */
 }
 
 /* The parent half of daemonizing: wait for the child's verdict. */
@@ -315,7 +331,10 @@ static int run(struct cmdline *c, int report_fd)
         logf_(0, "bad mount options: %s", opts);
         goto out;
     }
-    if (fuse_set_signal_handlers(se) != 0) goto out;
+    if (fuse_set_signal_handlers(se) != 0) {
+        logf_(0, "cannot install signal handlers");
+        goto out;
+    }
     handlers = 1;
     if (fuse_session_mount(se, mnt) != 0) {
         logf_(0, "cannot mount at %s", mnt);
@@ -357,7 +376,10 @@ static int run(struct cmdline *c, int report_fd)
         rc = fuse_session_loop(se);
     } else {
         cfg = fuse_loop_cfg_create();
-        if (!cfg) goto out;
+        if (!cfg) {
+            logf_(0, "out of memory starting the request loop; unmounting %s", mnt);
+            goto out;
+        }
         fuse_loop_cfg_set_clone_fd(cfg, 0);
         fuse_loop_cfg_set_idle_threads(cfg, 4);
         rc = fuse_session_loop_mt(se, cfg);

@@ -43,7 +43,10 @@ static void reply_entry(fuse_req_t req, int rc, const struct stat *st)
     e.attr = *st;
     e.attr_timeout = dm(req)->timeout;
     e.entry_timeout = dm(req)->timeout;
-    fuse_reply_entry(req, &e);
+    struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
+    /* The entry carries a reference (fs.h); if the kernel never got it,
+     * it will never forget it either. */
+    if (fuse_reply_entry(req, &e) == -ENOENT && e.ino) fs_forget(fs, e.ino, 1);
 }
 
 void lsmerfs_attr_changed(void *daemon, uint64_t ino)
@@ -65,8 +68,11 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
     if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
     if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-    /* Let the kernel clear setuid/setgid itself (it sends a setattr of the
-     * mode); the core also clears them on writes it receives. */
+    /* Not the first HANDLE_KILLPRIV: with it the kernel would leave the
+     * clearing on write to us but still ask for security.capability before
+     * each write. channel.c negotiates HANDLE_KILLPRIV_V2 instead (the core
+     * clears setuid/setgid and capabilities, fs_kill_suid/fs_kill_caps);
+     * with -o nokillpriv_v2 the kernel clears them itself. */
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
     /* POSIX ACLs: the kernel checks and caches them (this implies
      * default_permissions); the core stores them, keeps modes in step and
@@ -264,7 +270,10 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     fi->fh = fh;
     fi->keep_cache = 1;
     struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
-    if (fuse_reply_create(req, &e, fi) == -ENOENT) fs_release(fs, st.st_ino, fh);
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+        fs_release(fs, st.st_ino, fh);
+        fs_forget(fs, st.st_ino, 1);
+    }
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

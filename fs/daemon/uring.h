@@ -28,6 +28,11 @@
  * created before it is written (lsmerfs_uring_start); they register as soon
  * as the reply is through (lsmerfs_uring_go).
  *
+ * A reply the kernel refuses at commit (the request was aborted meanwhile)
+ * is only logged: unlike a write to /dev/fuse, the adapter cannot see the
+ * failure, so a handle or lookup reference in that reply is not given back
+ * until the next mount reclaims it.
+ *
  * Thread safety: create, start, go and stop are called by one thread at a
  * time (the INIT reply comes before any other request); take_reply only by
  * the worker serving the request, on its own entry.
