@@ -641,16 +641,16 @@ static void writer_sticky_error_and_power_loss(void **state)
     free(dir);
 }
 
-/* A preallocated log (wal_writer_set_prealloc): the file reads longer than
- * the records, the reserved tail is zeros, and the reader takes it as the
- * clean end: every record, nothing dropped, no error. A zeroed hole with a
- * record after it is still corruption. Then the same through a simulated
- * power loss, which keeps the synced records and the synced reservation. */
-static void preallocated_tail(void **state)
+/* A preallocated log (wal_writer_set_prealloc), reserved by fallocate or
+ * by written zeros: the file reads longer than the records, the reserved
+ * tail is zeros, and the reader takes it as the clean end: every record,
+ * nothing dropped, no error. A zeroed hole with a record after it is still
+ * corruption. Then the same through a simulated power loss, which keeps
+ * the synced records and the synced reservation. */
+static void preallocated_tail_mode(int written)
 {
-    (void)state;
     struct rng rng;
-    rng_init(&rng, test_seed("preallocated_tail"));
+    rng_init(&rng, test_seed(written ? "preallocated_tail_written" : "preallocated_tail"));
     struct lsmer_env *env = env_posix_default();
     char *dir = test_tmpdir("wal");
     char path[600];
@@ -659,7 +659,7 @@ static void preallocated_tail(void **state)
     for (int i = 0; i < 200; i++) recs_add(&r, &rng, random_size(&rng) % 3000);
     struct wal_writer *w;
     assert_int_equal(wal_writer_open(env, path, 9, &w), 0);
-    wal_writer_set_prealloc(w, 256 << 10);
+    wal_writer_set_prealloc(w, 256 << 10, written);
     for (size_t i = 0; i < r.n; i++) {
         assert_int_equal(wal_add_record(w, r.data[i], r.len[i]), 0);
         r.end[i] = wal_file_size(w);
@@ -695,7 +695,7 @@ static void preallocated_tail(void **state)
     struct lsmer_env *fe = fault_env_new(env_posix_default());
     snprintf(path, sizeof(path), "%s/000010.log", dir);
     assert_int_equal(wal_writer_open(fe, path, 10, &w), 0);
-    wal_writer_set_prealloc(w, 64 << 10);
+    wal_writer_set_prealloc(w, 64 << 10, written);
     assert_int_equal(env_sync_dir(fe, dir), 0);
     size_t synced = 0;
     for (size_t i = 0; i < r.n; i++) {
@@ -718,6 +718,54 @@ static void preallocated_tail(void **state)
     free(dir);
 }
 
+static void preallocated_tail(void **state)
+{
+    (void)state;
+    preallocated_tail_mode(0);
+    preallocated_tail_mode(1);
+}
+
+/* The way of reserving follows the syncs: a log synced after every small
+ * record switches to written zeros at its next reservation, and back to
+ * fallocate once it is written in bulk; every record reads back. */
+static void prealloc_follows_syncs(void **state)
+{
+    (void)state;
+    struct rng rng;
+    rng_init(&rng, test_seed("prealloc_follows_syncs"));
+    struct lsmer_env *env = env_posix_default();
+    char *dir = test_tmpdir("wal");
+    char path[600];
+    snprintf(path, sizeof(path), "%s/000011.log", dir);
+    struct recs r = {0};
+    for (int i = 0; i < 600; i++) recs_add(&r, &rng, 1000);
+    struct wal_writer *w;
+    assert_int_equal(wal_writer_open(env, path, 11, &w), 0);
+    wal_writer_set_prealloc(w, 64 << 10, 0);
+    assert_int_equal(wal_writer_prealloc_written(w), 0);
+    size_t i = 0;
+    for (; i < 200; i++) { /* 200 KiB, a sync per record */
+        assert_int_equal(wal_add_record(w, r.data[i], r.len[i]), 0);
+        r.end[i] = wal_file_size(w);
+        assert_int_equal(wal_sync(w), 0);
+    }
+    assert_int_equal(wal_writer_prealloc_written(w), 1);
+    for (; i < r.n; i++) { /* 400 KiB, no sync */
+        assert_int_equal(wal_add_record(w, r.data[i], r.len[i]), 0);
+        r.end[i] = wal_file_size(w);
+    }
+    assert_int_equal(wal_writer_prealloc_written(w), 0);
+    assert_int_equal(wal_sync(w), 0);
+    assert_int_equal(wal_writer_close(w), 0);
+    struct wal_reader *rd;
+    assert_int_equal(read_expect(env, path, 11, &r, r.n, &rd), 0);
+    assert_int_equal(wal_reader_tail_dropped(rd), 0);
+    wal_reader_close(rd);
+    recs_free(&r);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -731,6 +779,7 @@ int main(void)
         cmocka_unit_test(garbage_never_crashes),
         cmocka_unit_test(writer_sticky_error_and_power_loss),
         cmocka_unit_test(preallocated_tail),
+        cmocka_unit_test(prealloc_follows_syncs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,7 +133,9 @@ int db_new_wal_locked(struct lsmer_db *db, int sync_old)
         uint64_t chunk = db->opt.memtable_size / 8;
         if (chunk < (256u << 10)) chunk = 256u << 10;
         if (chunk > (4u << 20)) chunk = 4u << 20;
-        wal_writer_set_prealloc(w, chunk);
+        /* the old log's way of reserving, which follows how often it
+         * was synced */
+        wal_writer_set_prealloc(w, chunk, db->wal ? wal_writer_prealloc_written(db->wal) : 0);
     }
     /* The new log's directory entry must be durable before anything synced
      * into it is acknowledged. */

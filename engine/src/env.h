@@ -60,8 +60,11 @@ struct env_ops {
     /* Optional (NULL: -EOPNOTSUPP): reserve len more bytes past the bytes
      * appended so far, as zeros, without moving where appends go; the file
      * may then read longer than what was appended (a log reader stops at
-     * the zeros). Lets a sync after an append skip the size update. */
-    int (*prealloc)(struct env_file *f, uint64_t len);
+     * the zeros). Lets a sync after an append skip the size update.
+     * written: write the zeros (blocks that need no conversion when
+     * appends land in them, so each later sync is cheaper; costs writing
+     * them once) rather than reserve them (fallocate). */
+    int (*prealloc)(struct env_file *f, uint64_t len, int written);
 };
 
 struct lsmer_env {
@@ -93,9 +96,9 @@ static inline int env_sync(struct env_file *f)
 {
     return f->env->ops->sync(f);
 }
-static inline int env_prealloc(struct env_file *f, uint64_t len)
+static inline int env_prealloc(struct env_file *f, uint64_t len, int written)
 {
-    return f->env->ops->prealloc ? f->env->ops->prealloc(f, len) : -EOPNOTSUPP;
+    return f->env->ops->prealloc ? f->env->ops->prealloc(f, len, written) : -EOPNOTSUPP;
 }
 static inline int env_size(struct env_file *f, uint64_t *out)
 {

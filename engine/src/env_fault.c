@@ -458,14 +458,14 @@ static int fault_append(struct env_file *f, const void *buf, size_t n)
     return rc;
 }
 
-static int fault_prealloc(struct env_file *f, uint64_t len)
+static int fault_prealloc(struct env_file *f, uint64_t len, int written)
 {
     struct fault_file *ff = (struct fault_file *)f;
     struct fault_env *fe = fenv(f->env);
     pthread_mutex_lock(&fe->mu);
     int rc = file_check(fe, ff, FAULT_APPEND);
     if (rc == 0 && !ff->node) rc = -EBADF;
-    if (rc == 0) rc = env_prealloc(ff->real, len);
+    if (rc == 0) rc = env_prealloc(ff->real, len, written);
     if (rc == 0 && ff->node->size + len > ff->node->prealloc)
         ff->node->prealloc = ff->node->size + len;
     pthread_mutex_unlock(&fe->mu);

@@ -135,18 +135,42 @@ static int posix_append(struct env_file *ef, const void *buf, size_t n)
     return 0;
 }
 
-static int posix_prealloc(struct env_file *ef, uint64_t len)
+/* written: zeros through the page cache. ext4 (and XFS) keep fallocated
+ * blocks as unwritten extents, and a sync after appends into them must
+ * journal their conversion to written (measured on ext4 here: 130-170 µs
+ * per 2 KiB append + fdatasync, 96-108 µs when the blocks were written
+ * before). Written zeros get ordinary blocks: the first sync after the
+ * reservation writes them once, later syncs only flush data. */
+static const char prealloc_zeros[64 << 10];
+
+static int posix_prealloc(struct env_file *ef, uint64_t len, int written)
 {
     struct posix_file *f = (struct posix_file *)ef;
     if (!f->writable) return -EBADF;
     /* Not KEEP_SIZE: the file's size grows now, so a later fdatasync of bytes
      * written inside it has no size to record. Appends go on at f->size
-     * (the descriptor's offset; the file is not O_APPEND when created). */
-    int r;
-    do {
-        r = posix_fallocate(f->fd, (off_t)f->size, (off_t)len);
-    } while (r == EINTR);
-    return -r;
+     * (the descriptor's offset, which pwrite leaves alone; the file is not
+     * O_APPEND when created). */
+    if (!written) {
+        int r;
+        do {
+            r = posix_fallocate(f->fd, (off_t)f->size, (off_t)len);
+        } while (r == EINTR);
+        return -r;
+    }
+    uint64_t off = f->size, end = f->size + len;
+    while (off < end) {
+        size_t n =
+            end - off < sizeof(prealloc_zeros) ? (size_t)(end - off) : sizeof(prealloc_zeros);
+        ssize_t r = pwrite(f->fd, prealloc_zeros, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (r == 0) return -EIO;
+        off += (uint64_t)r;
+    }
+    return 0;
 }
 
 static int posix_sync(struct env_file *ef)

@@ -31,6 +31,14 @@ static void wal_type_crcs(uint64_t log_number, uint32_t crcs[WAL_MAX_TYPE + 1])
 
 /* ----------------------------------------------------------------- writer */
 
+/* Reserve by writing zeros while the log is synced at least once per this
+ * many bytes appended, in chunks of at most WAL_ZEROS_CHUNK (the first
+ * sync after a reservation writes the whole chunk). Measured on ext4: a
+ * 2 KiB append + fdatasync 96-108 µs into written zeros, 130-170 µs into
+ * fallocated blocks; bulk writes lose ~30% when zeros go ahead of them. */
+#define WAL_ZEROS_SYNC_SPAN (64u << 10)
+#define WAL_ZEROS_CHUNK (1u << 20)
+
 struct wal_writer {
     struct env_file *f;
     uint32_t type_crc[WAL_MAX_TYPE + 1];
@@ -42,11 +50,20 @@ struct wal_writer {
     struct buffer buf;
     uint64_t prealloc_chunk; /* 0: none (wal_writer_set_prealloc) */
     uint64_t prealloc_end;   /* the file is reserved up to here */
+    uint64_t prealloc_from;  /* size when the last reservation was made */
+    int prealloc_written;    /* reserve by writing zeros (see wal_add_record) */
+    atomic_uint syncs;       /* wal_sync calls since the last reservation */
 };
 
-void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk)
+void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk, int written)
 {
     w->prealloc_chunk = chunk;
+    w->prealloc_written = written;
+}
+
+int wal_writer_prealloc_written(const struct wal_writer *w)
+{
+    return w->prealloc_written;
 }
 
 int wal_writer_open(struct lsmer_env *env, const char *path, uint64_t log_number,
@@ -108,13 +125,26 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
     } while (left > 0);
 
     if (w->prealloc_chunk && w->size + w->buf.n > w->prealloc_end) {
+        /* Written zeros make every later sync cheaper but cost writing the
+         * chunk once (the first sync flushes it); reserved blocks cost
+         * nothing until used but each sync converts what it covers. So
+         * zeros, in smaller chunks, while the log is synced at least once
+         * per WAL_ZEROS_SYNC_SPAN bytes appended (fsync loops, config
+         * updates); a reservation while it is written in bulk. */
+        uint64_t appended = w->size - w->prealloc_from;
+        unsigned syncs = atomic_exchange(&w->syncs, 0);
+        if (appended) w->prealloc_written = (uint64_t)syncs * WAL_ZEROS_SYNC_SPAN >= appended;
+        uint64_t chunk = w->prealloc_chunk;
+        if (w->prealloc_written && chunk > WAL_ZEROS_CHUNK) chunk = WAL_ZEROS_CHUNK;
+        uint64_t len = chunk > w->buf.n ? chunk : w->buf.n;
         /* Best effort: without it (no support, no space) appends still
          * work, each sync then also records the new size. */
-        uint64_t len = w->prealloc_chunk > w->buf.n ? w->prealloc_chunk : w->buf.n;
-        if (env_prealloc(w->f, len) == 0)
+        if (env_prealloc(w->f, len, w->prealloc_written) == 0) {
             w->prealloc_end = w->size + len;
-        else
+            w->prealloc_from = w->size;
+        } else {
             w->prealloc_chunk = 0;
+        }
     }
     rc = env_append(w->f, w->buf.p, w->buf.n);
     if (rc < 0) {
@@ -132,11 +162,13 @@ int wal_sync(struct wal_writer *w)
 {
     int err = atomic_load(&w->err);
     if (err) return err;
+    atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
     return env_sync(w->f);
 }
 
 int wal_sync_prefix(struct wal_writer *w)
 {
+    atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
     return env_sync(w->f);
 }
 

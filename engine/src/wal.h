@@ -62,8 +62,12 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n);
  * (env_prealloc), so that a sync after an append need not record a new file
  * size: a cheaper fdatasync. The reserved tail reads as zeros, which the
  * reader takes as the clean end of the log. 0 = off (the default; the
- * manifest does not use it). */
-void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk);
+ * manifest does not use it). written: how to reserve the first chunk
+ * (zeros written, or fallocate); later chunks follow how often the log was
+ * synced during the previous one (wal.c). */
+void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk, int written);
+/* How the writer reserves now: a hint for the next log's first chunk. */
+int wal_writer_prealloc_written(const struct wal_writer *w);
 int wal_sync(struct wal_writer *w);
 /* Like wal_sync(), but also after an append error: makes the records
  * before the failed one durable (the torn one after them is dropped by a
