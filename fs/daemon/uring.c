@@ -59,8 +59,6 @@ struct uring_cmd_req {
 #define RING_ENTRIES 4
 #define TAG_ENTRY 1
 #define TAG_STOP 2
-/* Room in front of the payload for fuse_in_header and the per-op struct. */
-#define REQ_HEAD_ROOM 256
 /* Unexpected errors after which a worker registers its entry again, before
  * it gives up (the kernel then has one entry fewer on that queue). */
 #define MAX_REREGISTER 16
@@ -73,7 +71,6 @@ struct ring {
     unsigned *cq_head, *cq_tail, *cq_mask;
     struct io_uring_cqe *cqes;
     unsigned char *sqes;
-    pthread_mutex_t sq_lock;
 };
 
 struct worker {
@@ -83,7 +80,8 @@ struct worker {
     int started;
     pthread_t thread;
     struct uring_req_header *hdr;
-    char *buf;           /* REQ_HEAD_ROOM, then the payload the kernel fills */
+    char *mem;           /* a page of room for the request's headers, then: */
+    char *payload;       /* the payload buffer the kernel fills (page-aligned) */
     struct iovec iov[2]; /* hdr and payload, as REGISTER passes them */
     /* while serving a request */
     uint64_t commit_id; /* the request's unique id */
@@ -128,7 +126,6 @@ static void ring_close(struct ring *r)
     if (r->cq_map && r->cq_map != r->sq_map) munmap(r->cq_map, r->cq_map_len);
     if (r->sq_map) munmap(r->sq_map, r->sq_map_len);
     if (r->fd >= 0) close(r->fd);
-    pthread_mutex_destroy(&r->sq_lock);
     memset(r, 0, sizeof(*r));
     r->fd = -1;
 }
@@ -136,7 +133,6 @@ static void ring_close(struct ring *r)
 static int ring_open(struct ring *r, unsigned entries)
 {
     memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->sq_lock, NULL);
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     /* COOP_TASKRUN: the kernel hands a request to the worker when the
@@ -198,13 +194,11 @@ fail:;
  * submits). Only a ring's owner submits on it, one SQE at a time. */
 static void ring_push(struct ring *r, const unsigned char sqe[SQE_SIZE])
 {
-    pthread_mutex_lock(&r->sq_lock);
     unsigned tail = *r->sq_tail;
     unsigned idx = tail & *r->sq_mask;
     memcpy(r->sqes + (size_t)idx * SQE_SIZE, sqe, SQE_SIZE);
     r->sq_array[idx] = idx;
     __atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&r->sq_lock);
 }
 
 /* Submits what is queued and, if out, waits for the next completion: one
@@ -238,7 +232,7 @@ static void submit_entry(struct worker *w, unsigned cmd_op)
     struct iovec *iov = w->iov;
     iov[0].iov_base = w->hdr;
     iov[0].iov_len = sizeof(*w->hdr);
-    iov[1].iov_base = w->buf + REQ_HEAD_ROOM;
+    iov[1].iov_base = w->payload;
     iov[1].iov_len = w->u->payload_size;
     sqe->opcode = IORING_OP_URING_CMD;
     sqe->fd = w->u->fuse_fd;
@@ -273,7 +267,7 @@ static void serve(struct worker *w)
         return;
     }
     size_t op = in.len - head - payload;
-    char *start = w->buf + REQ_HEAD_ROOM - op - head;
+    char *start = w->payload - op - head;
     memcpy(start, &in, head);
     memcpy(start + head, w->hdr->op_in, op);
     struct fuse_buf fb;
@@ -307,7 +301,7 @@ ssize_t lsmerfs_uring_take_reply(const struct iovec *iov, int count)
         set_reply_error(w, oh.unique, EIO);
         return (ssize_t)total;
     }
-    char *dst = w->buf + REQ_HEAD_ROOM;
+    char *dst = w->payload;
     size_t skip = sizeof(oh);
     for (int i = 0; i < count; i++) {
         const char *src = iov[i].iov_base;
@@ -450,6 +444,14 @@ int lsmerfs_uring_create(struct fuse_session *se, int fuse_fd, int workers_per_q
     return 0;
 }
 
+static void free_buffers(struct worker *w)
+{
+    free(w->hdr);
+    free(w->mem);
+    w->hdr = NULL;
+    w->mem = w->payload = NULL;
+}
+
 int lsmerfs_uring_start(struct lsmerfs_uring *u, size_t payload_size)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -460,9 +462,9 @@ int lsmerfs_uring_start(struct lsmerfs_uring *u, size_t payload_size)
         if (posix_memalign((void **)&w->hdr, (size_t)page, sizeof(*w->hdr)) != 0) goto fail;
         memset(w->hdr, 0, sizeof(*w->hdr));
         /* the payload page-aligned: the kernel copies whole pages best */
-        if (posix_memalign((void **)&w->buf, (size_t)page, (size_t)page + u->payload_size) != 0)
+        if (posix_memalign((void **)&w->mem, (size_t)page, (size_t)page + u->payload_size) != 0)
             goto fail;
-        w->buf += page - REQ_HEAD_ROOM; /* payload at buf + REQ_HEAD_ROOM, aligned */
+        w->payload = w->mem + page;
     }
     for (int i = 0; i < u->nworkers; i++) {
         if (pthread_create(&u->w[i].thread, NULL, worker_main, &u->w[i]) != 0) {
@@ -478,13 +480,7 @@ int lsmerfs_uring_start(struct lsmerfs_uring *u, size_t payload_size)
     }
     return 0;
 fail:
-    for (int i = 0; i < u->nworkers; i++) {
-        struct worker *w = &u->w[i];
-        free(w->hdr);
-        if (w->buf) free(w->buf - (page - REQ_HEAD_ROOM));
-        w->hdr = NULL;
-        w->buf = NULL;
-    }
+    for (int i = 0; i < u->nworkers; i++) free_buffers(&u->w[i]);
     return -ENOMEM;
 }
 
@@ -514,8 +510,6 @@ void lsmerfs_uring_destroy(struct lsmerfs_uring *u)
 {
     if (!u) return;
     lsmerfs_uring_go(u, 0); /* workers still waiting to begin: exit */
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) page = 4096;
     for (int i = 0; u->w && i < u->nworkers; i++) {
         struct worker *w = &u->w[i];
         if (!w->started) continue;
@@ -530,8 +524,7 @@ void lsmerfs_uring_destroy(struct lsmerfs_uring *u)
     for (int i = 0; u->w && i < u->nworkers; i++) {
         struct worker *w = &u->w[i];
         ring_close(&w->ring);
-        free(w->hdr);
-        if (w->buf) free(w->buf - (page - REQ_HEAD_ROOM));
+        free_buffers(w);
     }
     if (u->waker.fd >= 0) ring_close(&u->waker);
     free(u->w);
