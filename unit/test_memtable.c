@@ -183,8 +183,10 @@ static void memtable_random_vs_model(void **state)
     (void)state;
     struct rng r;
     rng_init(&r, test_seed("memtable_random_vs_model"));
-    for (int round = 0; round < 8; round++) {
-        struct memtable *m = memtable_new();
+    /* Key filters: off, one saturated 64-byte line, and roomy. */
+    static const size_t filter_sizes[] = {0, 64, 4096};
+    for (int round = 0; round < 9; round++) {
+        struct memtable *m = memtable_new(filter_sizes[round % 3]);
         assert_non_null(m);
         assert_true(memtable_empty(m));
         enum { N = 300 };
@@ -230,7 +232,7 @@ static void memtable_random_vs_model(void **state)
 static void memtable_apply_batch_seqs(void **state)
 {
     (void)state;
-    struct memtable *m = memtable_new();
+    struct memtable *m = memtable_new(1024);
     assert_non_null(m);
     lsmer_batch *b = lsmer_batch_new();
     assert_non_null(b);
@@ -259,7 +261,7 @@ static void memtable_apply_batch_seqs(void **state)
     assert_true(ts == 101);
 
     /* A malformed rep changes nothing. */
-    struct memtable *m2 = memtable_new();
+    struct memtable *m2 = memtable_new(1024);
     assert_non_null(m2);
     struct slice rep = batch_rep(b);
     assert_int_equal(memtable_apply_batch(m2, slice_make(rep.p, rep.n - 1)), -LSMER_ECORRUPT);
@@ -280,7 +282,7 @@ static void memtable_apply_batch_seqs(void **state)
 static void memtable_edges(void **state)
 {
     (void)state;
-    struct memtable *m = memtable_new();
+    struct memtable *m = memtable_new(1024);
     assert_non_null(m);
     struct slice k = slice_make("k", 1), v = slice_make("v", 1);
     assert_int_equal(memtable_add(m, 1, 7, k, v), -EINVAL);
@@ -327,7 +329,7 @@ static void memtable_edges(void **state)
 static void memtable_iter_holds_ref(void **state)
 {
     (void)state;
-    struct memtable *m = memtable_new();
+    struct memtable *m = memtable_new(1024);
     assert_non_null(m);
     for (int i = 0; i < 100; i++) {
         char kb[8];

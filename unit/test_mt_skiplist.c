@@ -273,7 +273,7 @@ static void mt_memtable_one_writer_two_readers(void **state)
     struct rng r;
     rng_init(&r, test_seed("mt_memtable"));
     static struct mt_shared sh;
-    sh.m = memtable_new();
+    sh.m = memtable_new(64 << 10); /* readers check the key filter too */
     assert_non_null(sh.m);
     atomic_init(&sh.last_seq, 0);
     atomic_init(&sh.reads, 0);

@@ -9,10 +9,10 @@ static inline uint64_t rotl64(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-/* A 64-bit multiply-rotate hash over 8-byte words with a strong final mix,
- * folded to 32 bits. Bloom filters need every output bit to depend on every
- * input bit; this mix does that at a few cycles per word. */
-uint32_t bloom_hash(struct slice key)
+/* A 64-bit multiply-rotate hash over 8-byte words with a strong final mix.
+ * Bloom filters need every output bit to depend on every input bit; this
+ * mix does that at a few cycles per word. */
+uint64_t bloom_hash64(struct slice key)
 {
     const uint64_t m1 = 0x87c37b91114253d5ull, m2 = 0x4cf5ad432745937full;
     uint64_t h = 0x6a09e667f3bcc909ull ^ ((uint64_t)key.n * m1);
@@ -42,6 +42,12 @@ uint32_t bloom_hash(struct slice key)
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
+    return h;
+}
+
+uint32_t bloom_hash(struct slice key)
+{
+    uint64_t h = bloom_hash64(key);
     return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -25,7 +25,11 @@
 #include "buffer.h"
 #include "coding.h"
 
+/* The key's hash for table filters: bloom_hash64 folded to 32 bits (the
+ * table format stores filters built from these). */
 uint32_t bloom_hash(struct slice key);
+/* The full 64-bit hash (also used by the memtable's filter). */
+uint64_t bloom_hash64(struct slice key);
 
 /* Appends a filter for the n hashes to out. bits_per_key <= 0 is treated as
  * 1. Returns 0 or -ENOMEM. */

@@ -142,6 +142,9 @@ char *db_path(const struct lsmer_db *db, const char *name);
 char *db_file_path(const struct lsmer_db *db, uint64_t number, const char *suffix);
 
 /* db_write.c */
+/* A new memtable whose key filter is 1/DB_MEM_FILTER_SHARE of the memtable
+ * budget; NULL on ENOMEM. */
+struct memtable *db_memtable_new(const struct lsmer_db *db);
 /* mu held: start a new WAL file; sync_old: make the old one durable first
  * (always, except when it is abandoned after EIO, see wal_abandoned). */
 int db_new_wal_locked(struct lsmer_db *db, int sync_old);

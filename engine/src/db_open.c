@@ -174,7 +174,7 @@ static int replay_wal(struct lsmer_db *db, uint64_t number, struct version_edit 
                 if (rc) goto out;
             }
             memtable_unref(db->mem);
-            db->mem = memtable_new();
+            db->mem = db_memtable_new(db);
             if (!db->mem) {
                 rc = -ENOMEM;
                 goto out;
@@ -315,7 +315,7 @@ static int recover(struct lsmer_db *db)
             if (rc) goto out;
         }
         memtable_unref(db->mem);
-        db->mem = memtable_new();
+        db->mem = db_memtable_new(db);
         if (!db->mem) {
             rc = -ENOMEM;
             goto out;
@@ -389,7 +389,7 @@ int lsmer_open(const char *dir, const lsmer_options *opt, lsmer_db **out)
     }
     db->bcache = block_cache_new(opt->block_cache_size);
     db->group_batch = lsmer_batch_new();
-    db->mem = memtable_new();
+    db->mem = db_memtable_new(db);
     if (!db->bcache || !db->group_batch || !db->mem) {
         rc = -ENOMEM;
         goto fail;

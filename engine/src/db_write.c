@@ -107,6 +107,16 @@ int db_apply_locked(struct lsmer_db *db, struct version_edit *e)
     return rc;
 }
 
+/* The memtable's key filter gets 1/32 of the memtable budget: 1 MiB for
+ * 32 MiB, about 40 bits per key with 100-byte values (false positives
+ * well under 1%), 20 with the filesystem's small entries. */
+#define DB_MEM_FILTER_SHARE 32
+
+struct memtable *db_memtable_new(const struct lsmer_db *db)
+{
+    return memtable_new(db->opt.memtable_size / DB_MEM_FILTER_SHARE);
+}
+
 int db_new_wal_locked(struct lsmer_db *db, int sync_old)
 {
     /* Sync the old log first: a later sync in the new log must never make a
@@ -167,7 +177,7 @@ static int abandon_wal_locked(struct lsmer_db *db)
     if (db->n_imm >= DB_MAX_IMM) return db->bg_error; /* the flush makes room first */
     uint64_t old_log = db->wal_number;
     int empty = memtable_empty(db->mem);
-    struct memtable *m = empty ? NULL : memtable_new();
+    struct memtable *m = empty ? NULL : db_memtable_new(db);
     if (!empty && !m) return -ENOMEM;
     int rc = db_new_wal_locked(db, 0);
     if (rc) {
@@ -275,7 +285,7 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
             continue;
         }
         /* Switch to a new memtable and WAL. */
-        struct memtable *m = memtable_new();
+        struct memtable *m = db_memtable_new(db);
         if (!m) {
             rc = -ENOMEM;
             break;

@@ -14,13 +14,16 @@
 
 #include "arena.h"
 #include "batch.h"
+#include "bloom.h"
 #include "dbformat.h"
+#include "mem_filter.h"
 #include "skiplist.h"
 
 struct memtable {
     _Atomic long refs;
     struct arena arena;
     struct skiplist list;
+    struct mem_filter filter; /* user keys of the point entries */
     pthread_rwlock_t rdel_lock;
     struct rdel_set *rdels;    /* rdel_lock */
     _Atomic uint64_t entries;  /* point entries + stored tombstones */
@@ -62,13 +65,14 @@ static int lookup_key_build(struct buffer *buf, struct slice ikey)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
-struct memtable *memtable_new(void)
+struct memtable *memtable_new(size_t filter_bytes)
 {
     struct memtable *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     arena_init(&m->arena);
     m->rdels = rdel_new();
     if (!m->rdels) goto fail;
+    if (mem_filter_init(&m->filter, filter_bytes)) goto fail;
     if (skiplist_init(&m->list, &m->arena, entry_compare, NULL)) goto fail;
     if (pthread_rwlock_init(&m->rdel_lock, NULL)) goto fail;
     atomic_init(&m->refs, 1);
@@ -77,6 +81,7 @@ struct memtable *memtable_new(void)
     atomic_init(&m->rdel_bytes, rdel_memory(m->rdels));
     return m;
 fail:
+    mem_filter_destroy(&m->filter);
     rdel_free(m->rdels);
     arena_destroy(&m->arena);
     free(m);
@@ -94,6 +99,7 @@ void memtable_unref(struct memtable *m)
     /* acq_rel: every use by other holders happens before the free. */
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
     pthread_rwlock_destroy(&m->rdel_lock);
+    mem_filter_destroy(&m->filter);
     rdel_free(m->rdels);
     arena_destroy(&m->arena);
     free(m);
@@ -134,6 +140,9 @@ int memtable_add(struct memtable *m, uint64_t seq, int type, struct slice ukey, 
     p = put_varint32(p, (uint32_t)value.n);
     if (value.n) memcpy(p, value.p, value.n);
 
+    /* Before the entry is published (see mem_filter.h). A failed insert
+     * leaves bits set: a false positive, never a false negative. */
+    mem_filter_add(&m->filter, bloom_hash64(ukey));
     int rc = skiplist_insert(&m->list, e);
     if (rc == -EEXIST) return -EINVAL; /* same key, seq and type twice */
     if (rc) return rc;
@@ -177,6 +186,7 @@ int memtable_get(struct memtable *m, struct slice ukey, uint64_t snapshot, struc
     if (snapshot > SEQ_MAX) snapshot = SEQ_MAX;
     uint64_t ts = memtable_max_covering(m, ukey, snapshot);
     if (ts > *tombstone_seq) *tombstone_seq = ts;
+    if (!mem_filter_may_contain(&m->filter, bloom_hash64(ukey))) return MEMTABLE_MISSING;
 
     /* Lookup key: (ukey, snapshot, TYPE_SEEK) sorts before every version
      * of ukey visible at snapshot and after every newer one. */
@@ -214,6 +224,11 @@ int memtable_get(struct memtable *m, struct slice ukey, uint64_t snapshot, struc
 const struct rdel_set *memtable_range_dels(struct memtable *m)
 {
     return m->rdels;
+}
+
+size_t memtable_filter_bytes(const struct memtable *m)
+{
+    return mem_filter_bytes(&m->filter);
 }
 
 size_t memtable_bytes(const struct memtable *m)

@@ -38,8 +38,10 @@ enum memtable_get_result {
     MEMTABLE_DELETED = 2, /* a point delete: found_seq set */
 };
 
-/* NULL on out-of-memory. One reference. */
-struct memtable *memtable_new(void);
+/* NULL on out-of-memory. One reference. filter_bytes sizes the bloom
+ * filter over the point entries' user keys that lets memtable_get skip the
+ * skiplist for absent keys (mem_filter.h; 0: no filter). */
+struct memtable *memtable_new(size_t filter_bytes);
 void memtable_ref(struct memtable *m);
 /* Drops a reference; frees the memtable at zero. NULL is a no-op. */
 void memtable_unref(struct memtable *m);
@@ -80,8 +82,11 @@ struct iter *memtable_iter(struct memtable *m);
 /* The tombstones, for flush: only once the memtable takes no more writes. */
 const struct rdel_set *memtable_range_dels(struct memtable *m);
 
-/* Approximate bytes held (arena + tombstones). Any thread. */
+/* Approximate bytes held (arena + tombstones), what the memtable budget
+ * counts. Any thread. */
 size_t memtable_bytes(const struct memtable *m);
+/* The filter's fixed size, allocated at memtable_new (not in memtable_bytes). */
+size_t memtable_filter_bytes(const struct memtable *m);
 /* Point entries plus stored range tombstones added. Any thread. */
 uint64_t memtable_entries(const struct memtable *m);
 /* 1 if nothing was stored (no point entry, no non-empty tombstone). */
