@@ -188,12 +188,63 @@ static void skiplist_sequential(void **state)
     }
 }
 
+/* Inserts in runs — ascending runs from random starts (the splice's case:
+ * each entry right after the last), descending runs, repeats of the last
+ * entry and of its neighbours, random singles in between — so that the
+ * remembered insert position is used, missed and refreshed in every way. */
+static void skiplist_runs_vs_model(void **state)
+{
+    (void)state;
+    struct rng r;
+    rng_init(&r, test_seed("skiplist_runs_vs_model"));
+    for (int round = 0; round < 6; round++) {
+        struct arena a;
+        arena_init(&a);
+        struct skiplist sl;
+        assert_int_equal(skiplist_init(&sl, &a, cmp8, NULL), 0);
+        size_t n = 0;
+        uint64_t *m = malloc(1200 * sizeof(*m));
+        assert_non_null(m);
+        uint64_t last = 0;
+        for (int op = 0; op < 400; op++) {
+            uint64_t kind = rng_uniform(&r, 4), len = 1 + rng_uniform(&r, 30);
+            uint64_t v = rng_uniform(&r, 1200), step = 1 + rng_uniform(&r, 3);
+            for (uint64_t j = 0; j < len; j++) {
+                uint64_t x;
+                if (kind == 0)
+                    x = v + j * step; /* ascending */
+                else if (kind == 1)
+                    x = v >= j * step ? v - j * step : 0; /* descending */
+                else if (kind == 2)
+                    x = last + rng_uniform(&r, 3) - 1 + (last == 0); /* near the last */
+                else
+                    x = rng_uniform(&r, 1200); /* random */
+                if (x >= 1200) break;
+                size_t lb = lower_bound(m, n, x);
+                int dup = lb < n && m[lb] == x;
+                assert_int_equal(skiplist_insert(&sl, mk(&a, x)), dup ? -EEXIST : 0);
+                if (!dup) {
+                    memmove(m + lb + 1, m + lb, (n - lb) * sizeof(*m));
+                    m[lb] = x;
+                    n++;
+                }
+                last = x;
+            }
+            if (op % 50 == 49) check_against_model(&sl, m, n, &r);
+        }
+        check_against_model(&sl, m, n, &r);
+        free(m);
+        arena_destroy(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(skiplist_empty),
         cmocka_unit_test(skiplist_random_vs_model),
         cmocka_unit_test(skiplist_sequential),
+        cmocka_unit_test(skiplist_runs_vs_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,10 @@ int skiplist_init(struct skiplist *sl, struct arena *arena, skiplist_cmp_fn cmp,
     atomic_init(&sl->max_height, 1);
     sl->rnd = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)sl;
     sl->head = sl_new_node(sl, NULL, SKIPLIST_MAX_HEIGHT);
+    for (int i = 0; i < SKIPLIST_MAX_HEIGHT; i++) {
+        sl->splice_prev[i] = sl->head;
+        sl->splice_next[i] = NULL;
+    }
     return sl->head ? 0 : -ENOMEM;
 }
 
@@ -125,16 +129,34 @@ static struct skiplist_node *sl_find_last(const struct skiplist *sl)
     }
 }
 
+/* Whether the splice's level-0 pair brackets entry (prev < entry < next).
+ * Every level above then brackets it too: a node's predecessor at a higher
+ * level is at or before its predecessor below, its successor at or after. */
+static int splice_brackets(const struct skiplist *sl, const uint8_t *entry)
+{
+    const struct skiplist_node *p = sl->splice_prev[0], *n = sl->splice_next[0];
+    if (p != sl->head && sl->cmp(sl->cmp_arg, p->entry, entry) >= 0) return 0;
+    return !n || sl->cmp(sl->cmp_arg, n->entry, entry) > 0;
+}
+
 int skiplist_insert(struct skiplist *sl, const uint8_t *entry)
 {
-    struct skiplist_node *prev[SKIPLIST_MAX_HEIGHT];
-    struct skiplist_node *x = sl_find_ge(sl, entry, prev);
-    if (x && sl->cmp(sl->cmp_arg, x->entry, entry) == 0) return -EEXIST;
+    struct skiplist_node **prev = sl->splice_prev, **succ = sl->splice_next;
+    int cur = sl_height(sl);
+    if (!splice_brackets(sl, entry)) {
+        struct skiplist_node *x = sl_find_ge(sl, entry, prev);
+        if (x && sl->cmp(sl->cmp_arg, x->entry, entry) == 0) {
+            /* prev[] now holds this search's path: make the splice whole
+             * again before refusing. */
+            for (int i = 0; i < cur; i++) succ[i] = sl_next(prev[i], i);
+            return -EEXIST;
+        }
+        for (int i = 0; i < cur; i++) succ[i] = sl_next(prev[i], i);
+    }
+    /* Levels at or above the current height: head and the end, already
+     * (nothing was ever linked there). */
 
     int height = sl_random_height(sl);
-    int cur = sl_height(sl);
-    for (int i = cur; i < height; i++) prev[i] = sl->head;
-
     struct skiplist_node *n = sl_new_node(sl, entry, height);
     if (!n) return -ENOMEM;
     if (height > cur) {
@@ -145,8 +167,9 @@ int skiplist_insert(struct skiplist *sl, const uint8_t *entry)
     for (int i = 0; i < height; i++) {
         /* n is not yet reachable: a relaxed store suffices for its own
          * links; the release store into prev publishes it. */
-        atomic_store_explicit(&n->next[i], sl_next(prev[i], i), memory_order_relaxed);
+        atomic_store_explicit(&n->next[i], succ[i], memory_order_relaxed);
         sl_set_next(prev[i], i, n);
+        prev[i] = n; /* the splice now sits right after n */
     }
     return 0;
 }

@@ -14,6 +14,13 @@
  *
  * Duplicates: inserting an entry that compares equal to one already
  * present is refused with -EEXIST (internal keys are unique).
+ *
+ * Ordered inserts: the writer remembers where its last insert went (the
+ * node's neighbours at every level, a "splice" as RocksDB calls it). An
+ * entry that falls right after the last one — a sequential fill, the
+ * blocks of a file written in order — is linked there with two
+ * comparisons instead of a search from the top; any other entry costs one
+ * or two comparisons more than a plain search.
  */
 #ifndef LSMER_SKIPLIST_H
 #define LSMER_SKIPLIST_H
@@ -37,6 +44,11 @@ struct skiplist {
     struct skiplist_node *head;
     _Atomic int max_height; /* relaxed: a stale value only costs time */
     uint64_t rnd;           /* writer only: height generator state */
+    /* Writer only: the last insert's neighbours at every level, prev[i]
+     * (the node, or head) before next[i] (NULL: the end) — always adjacent
+     * at level i, as every insert goes through the writer. */
+    struct skiplist_node *splice_prev[SKIPLIST_MAX_HEIGHT];
+    struct skiplist_node *splice_next[SKIPLIST_MAX_HEIGHT];
 };
 
 /* Sets up an empty list whose nodes come from arena. 0 or -ENOMEM. */
