@@ -95,11 +95,21 @@ static void crc_known_values(void **state)
 static void crc_hw_matches_portable(void **state)
 {
     (void)state;
-    uint8_t buf[1031];
-    for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 131 + 7);
-    for (size_t off = 0; off < 9; off++)
-        for (size_t n = 0; n + off <= sizeof(buf); n += 37)
+    /* Lengths across the three-stream rounds (768 and 6144 bytes) and their
+     * edges, at every alignment, from a non-zero start too. */
+    static uint8_t buf[20000];
+    for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)((i * 131 + 7) ^ (i >> 8));
+    for (size_t off = 0; off < 9; off++) {
+        for (size_t n = 0; n + off <= 1031; n += 37)
             assert_int_equal(crc32c_extend(0, buf + off, n), crc32c_portable(0, buf + off, n));
+        for (size_t n = 700; n + off <= sizeof(buf); n += 761)
+            assert_int_equal(crc32c_extend(0x1234567, buf + off, n),
+                             crc32c_portable(0x1234567, buf + off, n));
+        size_t edges[] = {767, 768, 769, 1536, 6143, 6144, 6145, 6912, 12288, 12289, 19990};
+        for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++)
+            assert_int_equal(crc32c_extend(0, buf + off, edges[e]),
+                             crc32c_portable(0, buf + off, edges[e]));
+    }
 }
 
 static void crc_mask(void **state)
