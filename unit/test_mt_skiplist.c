@@ -137,8 +137,12 @@ static void mt_skiplist_one_writer_two_readers(void **state)
     pthread_t th[2];
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, reader_main, &sh), 0);
     size_t n = 0;
+    uint64_t last_k = 0;
     while (n < sh.nkeys && (n < min_keys || atomic_load(&sh.walks) < 200)) {
-        uint64_t k = rng_next(&r) >> 20;
+        /* Runs of 64 random keys, then 64 ascending ones: the writer's
+         * remembered insert position (the splice) is used and missed. */
+        uint64_t k = (n & 64) ? last_k + 1 + (rng_next(&r) & 3) : rng_next(&r) >> 20;
+        last_k = k;
         size_t len = k % 40;
         uint8_t *e = arena_alloc(&sh.arena, 8 + 1 + len + 1);
         assert_non_null(e);

@@ -18,6 +18,8 @@ static int hw;
  * length. */
 #define CRC_LONG 2048 /* bytes per stream: 6 KiB per round */
 #define CRC_SHORT 256 /* then 768-byte rounds for what is left */
+_Static_assert(CRC_SHORT > 0 && CRC_SHORT % 8 == 0 && CRC_LONG % 8 == 0 && CRC_SHORT <= CRC_LONG,
+               "stream lengths: whole 8-byte words, the zero buffer is CRC_LONG long");
 static uint32_t crc_long_zeros[4][256], crc_short_zeros[4][256];
 
 static inline uint32_t crc_advance(const uint32_t t[4][256], uint32_t c)

@@ -14,8 +14,9 @@ int mem_filter_init(struct mem_filter *f, size_t bytes)
     size_t lines = bytes / (MF_WORDS_PER_LINE * sizeof(uint64_t));
     if (lines > UINT32_MAX) lines = UINT32_MAX;
     if (lines == 0) return 0;
-    /* calloc: large arrays come from fresh zero pages, so a filter costs
-     * memory only where bits get set. */
+    /* Zeroed: fresh pages from the kernel, or (once glibc raised its mmap
+     * threshold) a memset of the heap block — tens of microseconds for a
+     * MiB, once per memtable. */
     f->words = calloc(lines * MF_WORDS_PER_LINE, sizeof(*f->words));
     if (!f->words) return -ENOMEM;
     f->lines = (uint32_t)lines;
@@ -56,6 +57,11 @@ void mem_filter_add(struct mem_filter *f, uint64_t hash)
         uint64_t w = atomic_load_explicit(&line[bit / 64], memory_order_relaxed);
         atomic_store_explicit(&line[bit / 64], w | (1ull << (bit % 64)), memory_order_relaxed);
     }
+}
+
+void mem_filter_prefetch(const struct mem_filter *f, uint64_t hash)
+{
+    if (f->words) __builtin_prefetch((const void *)mf_line(f, hash), 1);
 }
 
 int mem_filter_may_contain(const struct mem_filter *f, uint64_t hash)

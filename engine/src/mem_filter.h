@@ -12,11 +12,16 @@
  * contain" for every key.
  *
  * Thread safety: one writer (mem_filter_add) at a time, any number of
- * readers at once. Bits are set with relaxed atomic ORs. A reader sees all
- * bits of every key whose entry it may find because the memtable adds a key
- * to the filter before it publishes the entry (a release store in the
- * skiplist, then the database's sequence number), and a reader's snapshot
- * comes from an acquire load of that sequence number.
+ * readers at once. The writer sets bits with a relaxed load and store (no
+ * locked read-modify-write: it is the only one writing, and successive
+ * writers — write-group leaders — are ordered by the database mutex).
+ * What keeps a reader from missing a key it should see: the memtable adds
+ * a key to the filter (just after linking its entry, which readers may
+ * meet earlier: they skip it, it is above their snapshot) before the write
+ * group that holds it publishes its sequence number (stored under the database mutex), and a reader
+ * takes its snapshot's sequence under that mutex, so every bit of every entry at or below its
+ * snapshot happens before its check. Keys of later writes may or may not be seen; the reader's
+ * sequence filter skips them anyway.
  */
 #ifndef LSMER_MEM_FILTER_H
 #define LSMER_MEM_FILTER_H
@@ -37,6 +42,9 @@ void mem_filter_destroy(struct mem_filter *f);
 
 /* Adds a key by its bloom_hash64. Writer only. */
 void mem_filter_add(struct mem_filter *f, uint64_t hash);
+
+/* Starts loading the cache line of this hash (no effect on the bits). */
+void mem_filter_prefetch(const struct mem_filter *f, uint64_t hash);
 
 /* 0 only if no key with this hash was added. Any thread. */
 int mem_filter_may_contain(const struct mem_filter *f, uint64_t hash);

@@ -130,6 +130,10 @@ int memtable_add(struct memtable *m, uint64_t seq, int type, struct slice ukey, 
     if (type != TYPE_VALUE && type != TYPE_DELETE) return -EINVAL;
     if (type == TYPE_DELETE) value = slice_make(NULL, 0);
 
+    /* The filter line is a cache miss: start loading it now, so that it
+     * arrives while the skiplist search below runs. */
+    uint64_t hash = bloom_hash64(ukey);
+    mem_filter_prefetch(&m->filter, hash);
     size_t kn = ukey.n + IKEY_TRAILER;
     size_t sz = (size_t)varint_length(kn) + kn + (size_t)varint_length(value.n) + value.n;
     uint8_t *e = arena_alloc(&m->arena, sz);
@@ -140,12 +144,13 @@ int memtable_add(struct memtable *m, uint64_t seq, int type, struct slice ukey, 
     p = put_varint32(p, (uint32_t)value.n);
     if (value.n) memcpy(p, value.p, value.n);
 
-    /* Before the entry is published (see mem_filter.h). A failed insert
-     * leaves bits set: a false positive, never a false negative. */
-    mem_filter_add(&m->filter, bloom_hash64(ukey));
     int rc = skiplist_insert(&m->list, e);
     if (rc == -EEXIST) return -EINVAL; /* same key, seq and type twice */
     if (rc) return rc;
+    /* After the skiplist insert is fine: a reader only looks for entries at
+     * or below its snapshot, which it learns after this returns (see
+     * mem_filter.h); one that meets the entry earlier skips it anyway. */
+    mem_filter_add(&m->filter, hash);
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     return 0;
 }

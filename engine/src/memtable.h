@@ -64,7 +64,10 @@ int memtable_apply_batch(struct memtable *m, struct slice batch_rep);
  * enum), and raises *tombstone_seq to the newest range tombstone seq
  * <= snapshot covering ukey, if larger. Does not weigh one against the
  * other: the caller compares found_seq with the tombstone seq accumulated
- * over all sources. Returns an enum value, or -ENOMEM (copying the value).
+ * over all sources. snapshot must be a sequence the caller learned after
+ * the memtable_add of every entry at or below it returned (the key filter
+ * is filled after an entry is linked); entries being added meanwhile may
+ * or may not be seen. Returns an enum value, or -ENOMEM (copying the value).
  * Any thread. */
 int memtable_get(struct memtable *m, struct slice ukey, uint64_t snapshot, struct buffer *value,
                  uint64_t *found_seq, uint64_t *tombstone_seq);

@@ -145,13 +145,10 @@ int skiplist_insert(struct skiplist *sl, const uint8_t *entry)
     int cur = sl_height(sl);
     if (!splice_brackets(sl, entry)) {
         struct skiplist_node *x = sl_find_ge(sl, entry, prev);
-        if (x && sl->cmp(sl->cmp_arg, x->entry, entry) == 0) {
-            /* prev[] now holds this search's path: make the splice whole
-             * again before refusing. */
-            for (int i = 0; i < cur; i++) succ[i] = sl_next(prev[i], i);
-            return -EEXIST;
-        }
+        /* prev[] holds this search's path: complete the splice (also
+         * before refusing a duplicate, so it stays whole). */
         for (int i = 0; i < cur; i++) succ[i] = sl_next(prev[i], i);
+        if (x && sl->cmp(sl->cmp_arg, x->entry, entry) == 0) return -EEXIST;
     }
     /* Levels at or above the current height: head and the end, already
      * (nothing was ever linked there). */
