@@ -630,6 +630,22 @@ static void op_maintenance(struct ctx *c)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* A table partition for the model's keys ('K' + big-endian number): a
+ * new table whenever the number's group of 1 << shift keys changes, so
+ * flushes write several level-0 tables and range tombstones are clipped
+ * at the cuts. */
+static int partition_shift;
+static int model_partition(void *arg, const void *prev, size_t prev_len, const void *key,
+                           size_t key_len)
+{
+    (void)arg;
+    const unsigned char *a = prev, *b = key;
+    if (prev_len < 5 || key_len < 5) return 0;
+    uint32_t x = (uint32_t)a[1] << 24 | (uint32_t)a[2] << 16 | (uint32_t)a[3] << 8 | a[4];
+    uint32_t y = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
+    return (x >> partition_shift) != (y >> partition_shift);
+}
+
 static void pick_options(struct ctx *c)
 {
     lsmer_options *o = &c->o;
@@ -653,12 +669,15 @@ static void pick_options(struct ctx *c)
     o->block_size = blk[rng_uniform(&c->r, 3)];
     o->block_cache_size = (size_t)(64 << 10) << rng_uniform(&c->r, 5);
     o->max_open_files = rng_one_in(&c->r, 2) ? 16 : 1000;
+    partition_shift = rng_one_in(&c->r, 2) ? 9 + 2 * (int)rng_uniform(&c->r, 3) : 0;
+    if (partition_shift) o->table_partition = model_partition;
     fprintf(stderr,
             "round %d: memtable %zu, file %zu, L1 %llu x%d, L0 trigger %d, threshold %.2f, "
-            "zstd %d, bloom %d, block %zu, cache %zu, max files %d\n",
+            "zstd %d, bloom %d, block %zu, cache %zu, max files %d, partition %d\n",
             c->round, o->memtable_size, o->target_file_size, (unsigned long long)o->level1_size,
             o->level_multiplier, o->l0_compaction_trigger, o->compaction_threshold, o->zstd_level,
-            o->bloom_bits_per_key, o->block_size, o->block_cache_size, o->max_open_files);
+            o->bloom_bits_per_key, o->block_size, o->block_cache_size, o->max_open_files,
+            partition_shift);
 }
 
 static void run_round(uint64_t seed, int round, uint64_t ops)

@@ -103,6 +103,21 @@ typedef struct lsmer_options {
     void *log_arg;
     int log_level;         /* default LSMER_LOG_INFO */
     struct lsmer_env *env; /* NULL = POSIX */
+
+    /* Table partitioning (default NULL: none). Called, on the flush and
+     * compaction threads, with two adjacent user keys prev < key of a table
+     * being written; non-zero ends that table before key (a flush then
+     * writes several level-0 tables). Kinds of keys written in different
+     * patterns then live in different tables: a filesystem's file data,
+     * written in key order, no longer shares tables with the metadata it
+     * updates all over the key space, so its tables do not overlap one
+     * another and move down the levels without being rewritten. Must be a
+     * pure function of the two keys, cheap, and true only rarely. With it,
+     * level 0's triggers count the tables a key can be in (overlap depth)
+     * rather than files, with at most 3 files per counted table. */
+    int (*table_partition)(void *arg, const void *prev, size_t prev_len, const void *key,
+                           size_t key_len);
+    void *table_partition_arg;
 } lsmer_options;
 
 /* Fills *opt with the defaults above. Always call this first. */

@@ -3,8 +3,8 @@
  *
  * A compaction merges its input files (internal-key order) and writes the
  * survivors into new files of the output level, split at the target file
- * size or where the output would overlap too much of the next level, and
- * never inside one user key. What it drops:
+ * size, where the output would overlap too much of the next level, or where
+ * the table_partition option says, and never inside one user key. What it drops:
  *   - a version shadowed by a newer version of the same key that every
  *     snapshot already sees (LevelDB's rule);
  *   - a point deletion that every snapshot sees when no deeper level can
@@ -277,8 +277,12 @@ static int do_compaction(struct compact_state *cs)
         int new_key = !have_ukey || slice_compare(uk, buffer_slice(&cur_ukey)) != 0;
         if (new_key) {
             /* A user-key boundary: the only place an output may end. */
-            if (cs->have_cur && (table_builder_file_size(cs->cur.tb) >= c->max_output_file_size ||
-                                 compaction_should_stop_before(c, ik))) {
+            if (cs->have_cur &&
+                (table_builder_file_size(cs->cur.tb) >= c->max_output_file_size ||
+                 compaction_should_stop_before(c, ik) ||
+                 (have_ukey && db->opt.table_partition && !table_builder_empty(cs->cur.tb) &&
+                  db->opt.table_partition(db->opt.table_partition_arg, cur_ukey.p, cur_ukey.n, uk.p,
+                                          uk.n)))) {
                 rc = finish_output(cs, uk, first_output);
                 first_output = 0;
                 if (rc) break;

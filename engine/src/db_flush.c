@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "dbformat.h"
 #include "range_del.h"
 
 struct rdel_emit {
@@ -49,61 +50,143 @@ struct file_meta *db_meta_from_builder(uint64_t number, struct table_builder *tb
     return m;
 }
 
-int db_build_table(struct lsmer_db *db, int level, uint64_t number, struct iter *it,
-                   const struct rdel_set *rdels, struct file_meta **meta_out)
+void db_table_set_release_locked(struct lsmer_db *db, struct table_set *ts)
 {
-    *meta_out = NULL;
-    char *path = db_file_path(db, number, "sst");
-    if (!path) return -ENOMEM;
-    struct env_file *f = NULL;
-    struct table_builder *tb = NULL;
+    for (size_t i = 0; i < ts->nnumbers; i++) db_remove_pending_locked(db, ts->numbers[i]);
+    for (size_t i = 0; i < ts->n; i++) file_meta_unref(ts->metas[i]);
+    free(ts->metas);
+    free(ts->numbers);
+    memset(ts, 0, sizeof(*ts));
+}
+
+/* A new file number, pending until the set is released. */
+static int take_number(struct lsmer_db *db, struct table_set *ts, uint64_t *out)
+{
+    if (ts->nnumbers == ts->capnumbers) {
+        size_t cap = ts->capnumbers ? ts->capnumbers * 2 : 4;
+        uint64_t *p = realloc(ts->numbers, cap * sizeof(*p));
+        if (!p) return -ENOMEM;
+        ts->numbers = p;
+        ts->capnumbers = cap;
+    }
+    pthread_mutex_lock(&db->mu);
+    *out = version_set_new_file_number(db->vs);
+    db_add_pending_locked(db, *out);
+    pthread_mutex_unlock(&db->mu);
+    ts->numbers[ts->nnumbers++] = *out;
+    return 0;
+}
+
+/* One table being written. */
+struct flush_output {
+    uint64_t number;
+    char *path;
+    struct env_file *f;
+    struct table_builder *tb;
+};
+
+static int output_open(struct lsmer_db *db, int level, struct table_set *ts, struct flush_output *o)
+{
+    memset(o, 0, sizeof(*o));
+    int rc = take_number(db, ts, &o->number);
+    if (rc) return rc;
+    o->path = db_file_path(db, o->number, "sst");
+    if (!o->path) return -ENOMEM;
     struct table_options topt = db->topt;
     topt.bloom_bits_per_key = db_bloom_bits(db, level);
-    int rc = env_open(db->env, path, ENV_WRITE, &f);
-    if (rc) goto out;
-    rc = table_builder_new(f, &topt, &tb);
-    if (rc) goto out;
-    if (it) {
-        for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
-            rc = table_builder_add(tb, iter_key(it), iter_value(it));
-            if (rc) goto out;
-        }
-        rc = iter_status(it);
-        if (rc) goto out;
-    }
-    if (rdels && !rdel_empty(rdels)) {
-        struct rdel_emit e = {tb, 0};
-        rdel_for_each(rdels, emit_piece, &e);
+    rc = env_open(db->env, o->path, ENV_WRITE, &o->f);
+    if (!rc) rc = table_builder_new(o->f, &topt, &o->tb);
+    return rc;
+}
+
+/* Finishes o with the tombstones of [lo, hi) (.p NULL: unbounded), and
+ * adds it to ts unless it is empty; on error or when empty the file goes. */
+static int output_finish(struct lsmer_db *db, struct flush_output *o, const struct rdel_set *rdels,
+                         struct slice lo, struct slice hi, struct table_set *ts)
+{
+    int rc = 0;
+    if (o->tb && rdels && !rdel_empty(rdels)) {
+        struct rdel_emit e = {o->tb, 0};
+        rdel_for_each_in(rdels, lo, hi, emit_piece, &e);
         rc = e.rc;
-        if (rc) goto out;
     }
-    if (table_builder_empty(tb)) goto out; /* nothing to write: no file */
-    rc = table_builder_finish(tb);
-    if (!rc) rc = env_sync(f);
-    if (rc) goto out;
-    struct file_meta *m = db_meta_from_builder(number, tb);
-    if (!m) {
-        rc = -ENOMEM;
-        goto out;
+    struct file_meta *m = NULL;
+    int empty = !o->tb || table_builder_empty(o->tb);
+    if (!rc && !empty) rc = table_builder_finish(o->tb);
+    if (!rc && !empty) rc = env_sync(o->f);
+    if (!rc && !empty && !(m = db_meta_from_builder(o->number, o->tb))) rc = -ENOMEM;
+    if (!rc && m && ts->n == ts->cap) {
+        size_t cap = ts->cap ? ts->cap * 2 : 4;
+        struct file_meta **p = realloc(ts->metas, cap * sizeof(*p));
+        if (p)
+            ts->metas = p, ts->cap = cap;
+        else
+            rc = -ENOMEM;
     }
-    if (rc) {
+    if (!rc && m)
+        ts->metas[ts->n++] = m;
+    else if (m)
         file_meta_unref(m);
-        goto out;
-    }
-    *meta_out = m;
-out:
-    table_builder_free(tb);
-    if (f) {
-        int crc = env_close(f);
+    table_builder_free(o->tb);
+    if (o->f) {
+        int crc = env_close(o->f);
         if (!rc) rc = crc;
     }
-    if (rc) {
-        db_log(db, LSMER_LOG_ERROR, "writing table %s failed: %s", path, lsmer_strerror(rc));
-        if (*meta_out) file_meta_unref(*meta_out);
-        *meta_out = NULL;
+    if (rc && o->path)
+        db_log(db, LSMER_LOG_ERROR, "writing table %s failed: %s", o->path, lsmer_strerror(rc));
+    if (o->path && (rc || empty)) env_remove(db->env, o->path);
+    free(o->path);
+    memset(o, 0, sizeof(*o));
+    return rc;
+}
+
+int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struct rdel_set *rdels,
+                    struct table_set *out)
+{
+    struct flush_output o;
+    int rc = output_open(db, level, out, &o);
+    /* The user key that ended the previous table: the next table's
+     * tombstones start there. */
+    struct buffer lo = BUFFER_INIT, prev = BUFFER_INIT;
+    int first = 1, have_prev = 0;
+    if (!rc && it) {
+        for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
+            struct slice ik = iter_key(it), uk = ikey_user(ik);
+            if (have_prev && db->opt.table_partition && !table_builder_empty(o.tb) &&
+                slice_compare(uk, buffer_slice(&prev)) != 0 &&
+                db->opt.table_partition(db->opt.table_partition_arg, prev.p, prev.n, uk.p, uk.n)) {
+                rc = output_finish(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
+                                   uk, out);
+                if (!rc) rc = buffer_set(&lo, uk.p, uk.n);
+                first = 0;
+                if (!rc) rc = output_open(db, level, out, &o);
+                if (rc) break;
+            }
+            rc = table_builder_add(o.tb, ik, iter_value(it));
+            if (!rc) rc = buffer_set(&prev, uk.p, uk.n);
+            if (rc) break;
+            have_prev = 1;
+        }
+        if (!rc) rc = iter_status(it);
     }
-    if (rc || !*meta_out) env_remove(db->env, path);
-    free(path);
+    if (!rc) {
+        rc = output_finish(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
+                           slice_make(NULL, 0), out);
+    } else {
+        output_finish(db, &o, NULL, slice_make(NULL, 0), slice_make(NULL, 0), out);
+    }
+    if (rc) {
+        /* All or nothing: tables already finished go too. */
+        for (size_t i = 0; i < out->n; i++) {
+            char *path = db_file_path(db, out->metas[i]->number, "sst");
+            if (path) env_remove(db->env, path);
+            free(path);
+            file_meta_unref(out->metas[i]);
+        }
+        out->n = 0;
+    }
+    buffer_free(&lo);
+    buffer_free(&prev);
     return rc;
 }
 
@@ -111,21 +194,19 @@ out:
 int db_flush_imm_locked(struct lsmer_db *db)
 {
     struct memtable *m = db->imm[0].mem;
-    uint64_t number = version_set_new_file_number(db->vs);
-    db_add_pending_locked(db, number);
     pthread_mutex_unlock(&db->mu);
 
     uint64_t t0 = env_now_micros(db->env);
     struct iter *it = memtable_iter(m);
-    struct file_meta *meta = NULL;
-    int rc = it ? db_build_table(db, 0, number, it, memtable_range_dels(m), &meta) : -ENOMEM;
+    struct table_set ts = {0};
+    int rc = it ? db_build_tables(db, 0, it, memtable_range_dels(m), &ts) : -ENOMEM;
     iter_destroy(it);
-    if (!rc && meta) rc = env_sync_dir(db->env, db->dir);
+    if (!rc && ts.n) rc = env_sync_dir(db->env, db->dir);
 
     pthread_mutex_lock(&db->mu);
     struct version_edit es, *e = &es;
     version_edit_init(e);
-    if (!rc && meta) rc = version_edit_add_file(e, 0, meta);
+    for (size_t i = 0; !rc && i < ts.n; i++) rc = version_edit_add_file(e, 0, ts.metas[i]);
     if (!rc) {
         /* Every write up to the next memtable's log is now in a table. */
         uint64_t next_log = db->n_imm > 1 ? db->imm[1].log_number : db->wal_number;
@@ -133,18 +214,18 @@ int db_flush_imm_locked(struct lsmer_db *db)
         rc = db_apply_locked(db, e);
     }
     version_edit_free(e);
-    db_remove_pending_locked(db, number);
-    if (rc) {
-        if (meta) file_meta_unref(meta);
-        return rc;
+    if (!rc) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < ts.n; i++) bytes += ts.metas[i]->file_size;
+        atomic_fetch_add(&db->st.flush_bytes, bytes);
+        if (ts.n)
+            db_log(db, LSMER_LOG_DEBUG,
+                   "flushed memtable to %zu table(s) from %06" PRIu64 ".sst (%" PRIu64
+                   " bytes) in %.3f s",
+                   ts.n, ts.metas[0]->number, bytes, (env_now_micros(db->env) - t0) / 1e6);
     }
-    if (meta) {
-        atomic_fetch_add(&db->st.flush_bytes, meta->file_size);
-        db_log(db, LSMER_LOG_DEBUG,
-               "flushed memtable to %06" PRIu64 ".sst (%" PRIu64 " bytes) in %.3f s", number,
-               meta->file_size, (env_now_micros(db->env) - t0) / 1e6);
-        file_meta_unref(meta);
-    }
+    db_table_set_release_locked(db, &ts);
+    if (rc) return rc;
     atomic_fetch_add(&db->st.flushes, 1);
     memtable_unref(m);
     memmove(&db->imm[0], &db->imm[1], sizeof(db->imm[0]) * (size_t)(db->n_imm - 1));

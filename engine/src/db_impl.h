@@ -168,10 +168,24 @@ void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what);
 /* db_flush.c / db_compact.c: thread bodies and helpers, mu not held on entry */
 void *db_flush_main(void *arg);
 void *db_compact_main(void *arg);
-/* Writes the entries of it (internal keys) and the tombstones in rdels to a
- * new table numbered number; fills meta. it may be NULL (tombstones only). */
-int db_build_table(struct lsmer_db *db, int level, uint64_t number, struct iter *it,
-                   const struct rdel_set *rdels, struct file_meta **meta_out);
+/* The tables one flush wrote: their metas (one reference each) and every
+ * file number it took, all in the pending outputs until released. */
+struct table_set {
+    struct file_meta **metas;
+    size_t n, cap;
+    uint64_t *numbers;
+    size_t nnumbers, capnumbers;
+};
+/* Writes the entries of it (internal keys; may be NULL) and the tombstones
+ * in rdels (may be NULL) as new tables of level: one, or with the
+ * table_partition option one per partition, each table's tombstones
+ * clipped to its share of the key space. Takes mu briefly for each file
+ * number. On error the files are gone but the numbers stay in *out. */
+int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struct rdel_set *rdels,
+                    struct table_set *out);
+/* mu held: drops the set's numbers from the pending outputs (after its
+ * tables are in the version, or abandoned) and frees it. */
+void db_table_set_release_locked(struct lsmer_db *db, struct table_set *ts);
 int db_flush_imm_locked(struct lsmer_db *db); /* mu held */
 /* A file_meta (one reference) describing the finished table in tb. */
 struct file_meta *db_meta_from_builder(uint64_t number, struct table_builder *tb);

@@ -122,6 +122,22 @@ struct replay_state {
 
 /* Replays one WAL into db->mem, flushing to level 0 whenever the memtable
  * fills (so recovery memory stays within the memtable budget). */
+/* Writes the recovered memtable into level-0 tables recorded in edit
+ * (before the background threads start: nothing else looks at the pending
+ * outputs, and the edit is applied before any sweep). */
+static int recovery_flush(struct lsmer_db *db, struct version_edit *edit)
+{
+    struct iter *it = memtable_iter(db->mem);
+    struct table_set ts = {0};
+    int rc = it ? db_build_tables(db, 0, it, memtable_range_dels(db->mem), &ts) : -ENOMEM;
+    iter_destroy(it);
+    for (size_t i = 0; !rc && i < ts.n; i++) rc = version_edit_add_file(edit, 0, ts.metas[i]);
+    pthread_mutex_lock(&db->mu);
+    db_table_set_release_locked(db, &ts);
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
 static int replay_wal(struct lsmer_db *db, uint64_t number, struct version_edit *edit)
 {
     char *path = db_file_path(db, number, "log");
@@ -162,17 +178,8 @@ static int replay_wal(struct lsmer_db *db, uint64_t number, struct version_edit 
         records++;
         /* A read-only open writes nothing: the memtable holds it all. */
         if (!db->opt.read_only && memtable_bytes(db->mem) >= db->opt.memtable_size) {
-            struct file_meta *meta = NULL;
-            uint64_t fnum = version_set_new_file_number(db->vs);
-            struct iter *it = memtable_iter(db->mem);
-            rc = db_build_table(db, 0, fnum, it, memtable_range_dels(db->mem), &meta);
-            iter_destroy(it);
+            rc = recovery_flush(db, edit);
             if (rc) goto out;
-            if (meta) {
-                rc = version_edit_add_file(edit, 0, meta);
-                file_meta_unref(meta);
-                if (rc) goto out;
-            }
             memtable_unref(db->mem);
             db->mem = db_memtable_new(db);
             if (!db->mem) {
@@ -303,17 +310,8 @@ static int recover(struct lsmer_db *db)
     if (db->opt.read_only) goto out; /* the replayed memtable serves reads */
 
     if (!memtable_empty(db->mem)) {
-        struct file_meta *meta = NULL;
-        uint64_t fnum = version_set_new_file_number(db->vs);
-        struct iter *it = memtable_iter(db->mem);
-        rc = db_build_table(db, 0, fnum, it, memtable_range_dels(db->mem), &meta);
-        iter_destroy(it);
+        rc = recovery_flush(db, edit);
         if (rc) goto out;
-        if (meta) {
-            rc = version_edit_add_file(edit, 0, meta);
-            file_meta_unref(meta);
-            if (rc) goto out;
-        }
         memtable_unref(db->mem);
         db->mem = db_memtable_new(db);
         if (!db->mem) {
@@ -415,6 +413,7 @@ int lsmer_open(const char *dir, const lsmer_options *opt, lsmer_db **out)
     vso.level1_size = opt->level1_size;
     vso.level_multiplier = opt->level_multiplier;
     vso.l0_compaction_trigger = opt->l0_compaction_trigger;
+    vso.l0_by_depth = opt->table_partition != NULL;
     vso.target_file_size = opt->target_file_size;
     vso.manifest_max_size = opt->manifest_max_size;
     rc = version_set_new(db->env, db->dir, &vso, &db->vs);

@@ -215,9 +215,9 @@ static void sleep_micros(uint64_t us)
     nanosleep(&ts, NULL);
 }
 
-static int l0_files_locked(struct lsmer_db *db)
+static int l0_runs_locked(struct lsmer_db *db)
 {
-    return version_num_files(version_set_current(db->vs), 0);
+    return version_l0_runs(version_set_current(db->vs));
 }
 
 /* mu held. Returns 0 when the memtable has room for the next group. */
@@ -252,7 +252,7 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
             rc = db->bg_error;
             break;
         }
-        int l0 = l0_files_locked(db);
+        int l0 = l0_runs_locked(db);
         if (!delayed && l0 >= db->opt.l0_slowdown_trigger && l0 < db->opt.l0_stop_trigger) {
             /* Smooth slowdown: 0.1 ms at the slowdown trigger rising to ~2 ms
              * just below the stop trigger, once per write group. */

@@ -3,6 +3,7 @@
 #include "version.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ uint64_t version_pending_compaction_bytes(const struct version *v)
 {
     const struct version_set *vs = v->vs;
     uint64_t sum = 0;
-    if (v->nfiles[0] >= (size_t)vs->opt.l0_compaction_trigger) sum += v->level_bytes[0];
+    if (v->l0_runs >= vs->opt.l0_compaction_trigger) sum += v->level_bytes[0];
     for (int l = 1; l + 1 < v->num_levels; l++) {
         uint64_t cap = version_set_level_capacity(vs, l);
         if (v->level_bytes[l] > cap) sum += v->level_bytes[l] - cap;
@@ -341,15 +342,48 @@ static struct version *version_alloc(struct version_set *vs)
     return v;
 }
 
+/* The most level-0 files whose user-key ranges share one key: a point
+ * read looks into at most this many. The deepest point of closed ranges is
+ * at some range's start, so counting the ranges holding each start is
+ * enough (a few dozen files: quadratic is fine). */
+static size_t l0_depth(const struct version *v)
+{
+    size_t n = v->nfiles[0], best = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct slice k = file_meta_smallest_ukey(v->files[0][i]);
+        size_t d = 0;
+        for (size_t j = 0; j < n; j++) {
+            const struct file_meta *f = v->files[0][j];
+            if (slice_compare(file_meta_smallest_ukey(f), k) <= 0 &&
+                slice_compare(k, file_meta_largest_ukey(f)) <= 0)
+                d++;
+        }
+        if (d > best) best = d;
+    }
+    return best;
+}
+
+/* Files one counted L0 run may stand for, when runs count depth: level 0
+ * still cannot grow without bound in files (every file is one more child
+ * of every iterator). */
+#define L0_FILES_PER_RUN 3
+
 static void version_finalize(struct version *v)
 {
     const struct version_set *vs = v->vs;
+    size_t runs = v->nfiles[0];
+    if (vs->opt.l0_by_depth) {
+        size_t floor_runs = (v->nfiles[0] + L0_FILES_PER_RUN - 1) / L0_FILES_PER_RUN;
+        runs = l0_depth(v);
+        if (runs < floor_runs) runs = floor_runs;
+    }
+    v->l0_runs = runs > INT_MAX ? INT_MAX : (int)runs;
     for (int l = 0; l < v->num_levels; l++) {
         uint64_t bytes = 0;
         for (size_t i = 0; i < v->nfiles[l]; i++) bytes += v->files[l][i]->file_size;
         v->level_bytes[l] = bytes;
         if (l == 0)
-            v->score[l] = (double)v->nfiles[0] / (double)vs->opt.l0_compaction_trigger;
+            v->score[l] = (double)v->l0_runs / (double)vs->opt.l0_compaction_trigger;
         else
             v->score[l] = (double)bytes / (double)version_set_level_capacity(vs, l);
     }

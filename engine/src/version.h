@@ -60,14 +60,18 @@ struct version {
     struct file_meta **files[LSMER_MAX_LEVELS]; /* one reference on each */
     size_t nfiles[LSMER_MAX_LEVELS];
     uint64_t level_bytes[LSMER_MAX_LEVELS];
-    double score[LSMER_MAX_LEVELS]; /* L0: files / trigger; Ln: bytes / capacity */
+    double score[LSMER_MAX_LEVELS]; /* L0: l0_runs / trigger; Ln: bytes / capacity */
+    /* What level 0's triggers count: its files, or with l0_by_depth the
+     * most files one key can be in, but at least a third of the files. */
+    int l0_runs;
 };
 
 struct vs_options {
     int num_levels;             /* 2..LSMER_MAX_LEVELS; 0 = LSMER_MAX_LEVELS */
     uint64_t level1_size;       /* capacity of L1 in bytes */
     int level_multiplier;       /* capacity of L(n+1) / capacity of L(n) */
-    int l0_compaction_trigger;  /* L0 files that make score 1.0 */
+    int l0_compaction_trigger;  /* L0 runs (see struct version) that make score 1.0 */
+    int l0_by_depth;            /* count L0 runs by overlap depth (tables are partitioned) */
     uint64_t target_file_size;  /* compaction output file size */
     uint64_t manifest_max_size; /* start a new manifest past this */
     int create_if_missing;      /* recover() may create a new database */
@@ -90,6 +94,11 @@ static inline uint64_t version_level_bytes(const struct version *v, int level)
     return v->level_bytes[level];
 }
 double version_level_score(const struct version *v, int level);
+/* Level 0's run count (struct version). */
+static inline int version_l0_runs(const struct version *v)
+{
+    return v->l0_runs;
+}
 /* Bytes a full compaction round would have to move: for each level the
  * bytes above its capacity (L0: all of it once it reaches the trigger). */
 uint64_t version_pending_compaction_bytes(const struct version *v);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "keys.h"
 #include "lsmer.h"
 
 struct kv {
@@ -39,6 +40,21 @@ void kv_buf_free(struct kv_buf *b)
     lsmer_buf_free(&lb);
     b->data = NULL;
     b->size = b->cap = 0;
+}
+
+/* File data (block keys) goes into tables of its own. A file written in
+ * order then fills tables that do not overlap one another, and they move
+ * down the levels without being rewritten; sharing a table with the inode
+ * and dentry keys the same writes update would make every flushed table
+ * overlap every other (measured: 1 GiB dd, write amplification 3.1 -> see
+ * docs/BENCHMARKS.md). */
+static int kv_partition(void *arg, const void *prev, size_t prev_len, const void *key,
+                        size_t key_len)
+{
+    (void)arg;
+    if (!prev_len || !key_len) return 0;
+    char a = *(const char *)prev, b = *(const char *)key;
+    return a != b && (a == KEY_BLOCK || b == KEY_BLOCK);
 }
 
 int kv_open(const char *dir, size_t memtable_bytes, kv_log_fn log, void *log_arg, int log_level,
@@ -74,6 +90,7 @@ int kv_open(const char *dir, size_t memtable_bytes, kv_log_fn log, void *log_arg
     opt.log = log;
     opt.log_arg = log_arg;
     opt.log_level = log_level;
+    opt.table_partition = kv_partition;
     rc = lsmer_open(dir, &opt, &kv->db);
     if (rc == 0) {
         *out = kv;
