@@ -278,7 +278,10 @@ static int make_room_locked(struct lsmer_db *db, int force_switch)
                 t0 = env_now_micros(db->env);
                 atomic_fetch_add(&db->st.stops, 1);
                 if (l0 >= db->opt.l0_stop_trigger)
-                    db_log(db, LSMER_LOG_DEBUG, "writes wait: %d level-0 files", l0);
+                    db_log(
+                        db, LSMER_LOG_DEBUG,
+                        "writes wait: level 0 counts %d (files, or overlap depth when partitioned)",
+                        l0);
             }
             pthread_cond_broadcast(&db->work_cv);
             pthread_cond_wait(&db->bg_cv, &db->mu);
