@@ -24,6 +24,13 @@ static int by_kind(void *arg, const void *prev, size_t prev_len, const void *key
     return prev_len && key_len && *(const char *)prev != *(const char *)key;
 }
 
+static lsmer_db *open_db_with(const char *dir, const lsmer_options *o)
+{
+    lsmer_db *db = NULL;
+    assert_int_equal(lsmer_open(dir, o, &db), 0);
+    return db;
+}
+
 static lsmer_db *open_db(const char *dir, int partitioned, int *calls)
 {
     lsmer_options o;
@@ -163,11 +170,109 @@ static void sequential_data_moves_down_unrewritten(void **state)
     assert_true(part < flushed_part / 20);
 }
 
+/* Cuts before every key that ends in '5', whatever came before it: the
+ * engine must still never split the versions of one key. */
+static int before_fives(void *arg, const void *prev, size_t prev_len, const void *key,
+                        size_t key_len)
+{
+    (void)arg, (void)prev, (void)prev_len;
+    return key_len && ((const char *)key)[key_len - 1] == '5';
+}
+
+static void never_cut_inside_a_key(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("partition-versions");
+    lsmer_options o;
+    lsmer_options_init(&o);
+    o.log_level = LSMER_LOG_WARN;
+    o.table_partition = before_fives;
+    lsmer_db *db = open_db_with(dir, &o);
+    /* Versions 0..5 of every key, a snapshot after each round. */
+    const lsmer_snapshot *snaps[6];
+    char k[8], v[16];
+    for (int ver = 0; ver < 6; ver++) {
+        for (int i = 0; i < 40; i++) {
+            snprintf(k, sizeof(k), "k%02d", i);
+            snprintf(v, sizeof(v), "%s.%d", k, ver);
+            assert_int_equal(lsmer_put(db, k, 3, v, strlen(v)), 0);
+        }
+        snaps[ver] = lsmer_snapshot_new(db);
+        assert_non_null(snaps[ver]);
+    }
+    for (int step = 0; step < 3; step++) {
+        if (step == 1) assert_int_equal(lsmer_flush(db), 0);
+        if (step == 2) {
+            assert_int_equal(lsmer_compact_range(db, NULL), 0);
+            assert_int_equal(lsmer_wait_idle(db), 0);
+        }
+        for (int ver = 0; ver < 6; ver++)
+            for (int i = 0; i < 40; i++) {
+                snprintf(k, sizeof(k), "k%02d", i);
+                snprintf(v, sizeof(v), "%s.%d", k, ver);
+                lsmer_buf b = {0};
+                assert_int_equal(lsmer_get(db, snaps[ver], k, 3, &b), 0);
+                assert_int_equal(b.size, strlen(v));
+                assert_memory_equal(b.data, v, b.size);
+                lsmer_buf_free(&b);
+            }
+    }
+    /* One table per run of keys up to the next '5' key: 5 here (k05, k15,
+     * k25, k35 start new ones), more only if a cut fell inside a key. */
+    lsmer_stats st;
+    assert_int_equal(lsmer_get_stats(db, &st), 0);
+    uint64_t files = 0;
+    for (int l = 0; l < LSMER_MAX_LEVELS; l++) files += st.level[l].files;
+    assert_int_equal(files, 5);
+    for (int ver = 0; ver < 6; ver++) lsmer_snapshot_release(db, snaps[ver]);
+    lsmer_close(db);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* Level 0 with partitioned flushes counts overlap depth: three flushes of
+ * a disjoint data table plus an inode table that every flush rewrites are
+ * 6 files but 3 deep, so level 0 scores 3 / trigger, not 6 / trigger. */
+static void level0_counts_depth(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("partition-depth");
+    lsmer_options o;
+    lsmer_options_init(&o);
+    o.log_level = LSMER_LOG_WARN;
+    o.zstd_level = 0;
+    o.l0_compaction_trigger = 8;
+    o.l0_slowdown_trigger = 16;
+    o.l0_stop_trigger = 24;
+    o.table_partition = by_kind;
+    lsmer_db *db = open_db_with(dir, &o);
+    char k[32];
+    for (int flush = 0; flush < 3; flush++) {
+        for (int j = 0; j < 50; j++) {
+            snprintf(k, sizeof(k), "b%06d", flush * 50 + j);
+            assert_int_equal(lsmer_put(db, k, strlen(k), "data", 4), 0);
+        }
+        assert_int_equal(lsmer_put(db, "i0001", 5, "inode", 5), 0);
+        assert_int_equal(lsmer_flush(db), 0);
+    }
+    lsmer_stats st;
+    assert_int_equal(lsmer_get_stats(db, &st), 0);
+    assert_int_equal(st.level[0].files, 6);
+    fprintf(stderr, "level 0: %llu files, score %.3f\n", (unsigned long long)st.level[0].files,
+            st.level[0].score);
+    assert_true(st.level[0].score > 0.37 && st.level[0].score < 0.38); /* 3 / 8 */
+    lsmer_close(db);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(flush_writes_a_table_per_partition),
         cmocka_unit_test(sequential_data_moves_down_unrewritten),
+        cmocka_unit_test(never_cut_inside_a_key),
+        cmocka_unit_test(level0_counts_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

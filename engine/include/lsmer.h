@@ -105,16 +105,18 @@ typedef struct lsmer_options {
     struct lsmer_env *env; /* NULL = POSIX */
 
     /* Table partitioning (default NULL: none). Called, on the flush and
-     * compaction threads, with two adjacent user keys prev < key of a table
-     * being written; non-zero ends that table before key (a flush then
-     * writes several level-0 tables). Kinds of keys written in different
-     * patterns then live in different tables: a filesystem's file data,
-     * written in key order, no longer shares tables with the metadata it
-     * updates all over the key space, so its tables do not overlap one
-     * another and move down the levels without being rewritten. Must be a
+     * compaction threads, with two consecutive user keys prev < key of the
+     * data being written (in a compaction prev may be a key that is being
+     * dropped); non-zero ends the current table before key (a flush then
+     * writes several level-0 tables). Never called inside one user key. Kinds of keys written in
+     * different patterns then live in different tables: a filesystem's file data, written in key
+     * order, no longer shares tables with the metadata it updates all over the key space, so its
+     * tables do not overlap one another and move down the levels without being rewritten. Must be a
      * pure function of the two keys, cheap, and true only rarely. With it,
      * level 0's triggers count the tables a key can be in (overlap depth)
-     * rather than files, with at most 3 files per counted table. */
+     * rather than files, but at least a third of the files: a partition
+     * that cuts a flush into more than 3 tables makes writes slow down and
+     * stop after fewer flushes. */
     int (*table_partition)(void *arg, const void *prev, size_t prev_len, const void *key,
                            size_t key_len);
     void *table_partition_arg;

@@ -3,8 +3,9 @@
  * questions the compaction loop asks while it writes the output.
  *
  * Policy. L1 holds level1_size bytes, each deeper level level_multiplier
- * times more. Score of L0 = files / l0_compaction_trigger; of Ln = bytes /
- * capacity. Every level but the last whose score is >= the threshold (a
+ * times more. Score of L0 = runs / l0_compaction_trigger (runs: files, or
+ * with a table partition the overlap depth, see struct version); of Ln =
+ * bytes / capacity. Every level but the last whose score is >= the threshold (a
  * fraction, lsmer_set_compaction_threshold; 1.0 by default) wants
  * compaction; the highest score goes first. Within a level, successive
  * compactions rotate through the key space via the level's compact pointer.

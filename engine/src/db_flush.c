@@ -140,6 +140,16 @@ static int output_finish(struct lsmer_db *db, struct flush_output *o, const stru
     return rc;
 }
 
+/* After an error: the unfinished table goes, unwritten. */
+static void output_abandon(struct lsmer_db *db, struct flush_output *o)
+{
+    table_builder_free(o->tb);
+    if (o->f) env_close(o->f);
+    if (o->path) env_remove(db->env, o->path);
+    free(o->path);
+    memset(o, 0, sizeof(*o));
+}
+
 int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struct rdel_set *rdels,
                     struct table_set *out)
 {
@@ -169,12 +179,11 @@ int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struc
         }
         if (!rc) rc = iter_status(it);
     }
-    if (!rc) {
+    if (!rc)
         rc = output_finish(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
                            slice_make(NULL, 0), out);
-    } else {
-        output_finish(db, &o, NULL, slice_make(NULL, 0), slice_make(NULL, 0), out);
-    }
+    else
+        output_abandon(db, &o);
     if (rc) {
         /* All or nothing: tables already finished go too. */
         for (size_t i = 0; i < out->n; i++) {

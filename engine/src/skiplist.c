@@ -53,6 +53,7 @@ int skiplist_init(struct skiplist *sl, struct arena *arena, skiplist_cmp_fn cmp,
         sl->splice_prev[i] = sl->head;
         sl->splice_next[i] = NULL;
     }
+    sl->splice_in_order = 1;
     return sl->head ? 0 : -ENOMEM;
 }
 
@@ -143,12 +144,18 @@ int skiplist_insert(struct skiplist *sl, const uint8_t *entry)
 {
     struct skiplist_node **prev = sl->splice_prev, **succ = sl->splice_next;
     int cur = sl_height(sl);
-    if (!splice_brackets(sl, entry)) {
+    /* Only while inserts come in order: for a random one the check would
+     * read the last insert's successor, a cache miss, for nothing. */
+    if (!sl->splice_in_order || !splice_brackets(sl, entry)) {
+        const struct skiplist_node *last = prev[0];
         struct skiplist_node *x = sl_find_ge(sl, entry, prev);
         /* prev[] holds this search's path: complete the splice (also
          * before refusing a duplicate, so it stays whole). */
         for (int i = 0; i < cur; i++) succ[i] = sl_next(prev[i], i);
         if (x && sl->cmp(sl->cmp_arg, x->entry, entry) == 0) return -EEXIST;
+        /* Right after the previous insert: the splice would have found it
+         * (free to tell: the search ended at that node). */
+        sl->splice_in_order = prev[0] == last && last != sl->head;
     }
     /* Levels at or above the current height: head and the end, already
      * (nothing was ever linked there). */

@@ -19,8 +19,9 @@
  * node's neighbours at every level, a "splice" as RocksDB calls it). An
  * entry that falls right after the last one — a sequential fill, the
  * blocks of a file written in order — is linked there with two
- * comparisons instead of a search from the top; any other entry costs one
- * or two comparisons more than a plain search.
+ * comparisons instead of a search from the top. The splice is tried only
+ * while inserts come in order (the last one landed right after the one
+ * before), so random inserts cost what a plain search does.
  */
 #ifndef LSMER_SKIPLIST_H
 #define LSMER_SKIPLIST_H
@@ -49,6 +50,7 @@ struct skiplist {
      * at level i, as every insert goes through the writer. */
     struct skiplist_node *splice_prev[SKIPLIST_MAX_HEIGHT];
     struct skiplist_node *splice_next[SKIPLIST_MAX_HEIGHT];
+    int splice_in_order; /* writer only: the last insert landed right after the one before */
 };
 
 /* Sets up an empty list whose nodes come from arena. 0 or -ENOMEM. */

@@ -339,6 +339,10 @@ struct dirbuf {
     char *buf;
     size_t size, used;
     int plus;
+    /* Inodes of the full entries packed (readdirplus): each took a
+     * reference the kernel owns only if the reply reaches it. */
+    uint64_t *refs;
+    size_t nrefs, caprefs;
 };
 
 static int add_dirent(void *arg, const char *name, const struct stat *st, int full, off_t next)
@@ -358,6 +362,16 @@ static int add_dirent(void *arg, const char *name, const struct stat *st, int fu
         need = fuse_add_direntry(db->req, db->buf + db->used, room, name, st, next);
     }
     if (need > room) return 1; /* not consumed; the next call starts here */
+    if (db->plus && full) {
+        if (db->nrefs == db->caprefs) {
+            size_t cap = db->caprefs ? db->caprefs * 2 : 32;
+            uint64_t *p = realloc(db->refs, cap * sizeof(*p));
+            if (!p) return 1; /* fs_readdir gives the reference back */
+            db->refs = p;
+            db->caprefs = cap;
+        }
+        db->refs[db->nrefs++] = (uint64_t)st->st_ino;
+    }
     db->used += need;
     return 0;
 }
@@ -367,11 +381,16 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
     struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
     struct dirbuf db = {.req = req, .buf = malloc(size ? size : 1), .size = size, .plus = plus};
     int rc = db.buf ? fs_readdir(dm(req)->fs, d, off, plus, add_dirent, &db) : -ENOMEM;
+    struct lsmerfs *fs = dm(req)->fs; /* the reply frees req */
     /* Entries already packed are worth more than a late error. */
-    if (rc && db.used == 0)
+    if (rc && db.used == 0) {
         fuse_reply_err(req, -rc);
-    else
-        fuse_reply_buf(req, db.buf, db.used);
+    } else if (fuse_reply_buf(req, db.buf, db.used) == -ENOENT) {
+        /* The request was interrupted: the kernel never sees these
+         * entries, so it will never forget them. */
+        for (size_t i = 0; i < db.nrefs; i++) fs_forget(fs, db.refs[i], 1);
+    }
+    free(db.refs);
     free(db.buf);
 }
 
