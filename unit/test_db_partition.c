@@ -190,7 +190,7 @@ static void never_cut_inside_a_key(void **state)
     lsmer_db *db = open_db_with(dir, &o);
     /* Versions 0..5 of every key, a snapshot after each round. */
     const lsmer_snapshot *snaps[6];
-    char k[8], v[16];
+    char k[16], v[32];
     for (int ver = 0; ver < 6; ver++) {
         for (int i = 0; i < 40; i++) {
             snprintf(k, sizeof(k), "k%02d", i);
