@@ -132,6 +132,22 @@ static void open_put_get_delete(void **state)
     assert_int_equal(lsmer_delete(db, "zzz", 3), 0); /* deleting nothing is fine */
     put_s(db, "empty", "");
     expect_s(db, NULL, "empty", "");
+    /* Single operations go to the write queue without a batch of their
+     * own: the same argument checks, the same accounting. */
+    assert_int_equal(lsmer_put(NULL, "k", 1, "v", 1), -EINVAL);
+    assert_int_equal(lsmer_put(db, NULL, 1, "v", 1), -EINVAL);
+    assert_int_equal(lsmer_put(db, "k", 1, NULL, 1), -EINVAL);
+    assert_int_equal(lsmer_delete(db, NULL, 2), -EINVAL);
+    assert_int_equal(lsmer_delete_range(db, "a", 1, NULL, 1), -EINVAL);
+    assert_int_equal(lsmer_delete_range(NULL, "a", 1, "b", 1), -EINVAL);
+    lsmer_stats st0, st1;
+    assert_int_equal(lsmer_get_stats(db, &st0), 0);
+    put_s(db, "acct", "12345");                                   /* 4 + 5 */
+    assert_int_equal(lsmer_delete(db, "acct", 4), 0);             /* 4 */
+    assert_int_equal(lsmer_delete_range(db, "x", 1, "yy", 2), 0); /* 1 + 2 */
+    assert_int_equal(lsmer_get_stats(db, &st1), 0);
+    assert_int_equal(st1.user_bytes_written - st0.user_bytes_written, 16);
+    expect_s(db, NULL, "acct", NULL);
     assert_int_equal(lsmer_sync(db), 0);
     assert_int_equal(lsmer_wait_idle(db), 0);
     lsmer_close(db);

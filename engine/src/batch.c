@@ -71,29 +71,48 @@ static int batch_add(lsmer_batch *b, int type, const void *k, size_t kn, const v
     }
     b->rep.n = (size_t)(p - b->rep.p);
     put_fixed32(b->rep.p + 8, count + 1);
-    b->user_bytes += kn + (type == TYPE_DELETE ? 0 : vn);
+    b->user_bytes += batch_op_user_bytes(type, kn, vn);
     return 0;
+}
+
+int batch_op_check(int type, const void *k, size_t kn, const void *v, size_t vn)
+{
+    if ((!k && kn) || kn > LSMER_MAX_KEY) return -EINVAL;
+    if (type == TYPE_DELETE) return 0;
+    if (!v && vn) return -EINVAL;
+    if (type == TYPE_VALUE) return vn > LSMER_MAX_VALUE ? -EINVAL : 0;
+    if (type == TYPE_RANGE_DELETE) return vn > LSMER_MAX_KEY ? -EINVAL : 0;
+    return -EINVAL;
+}
+
+int batch_add_op(lsmer_batch *b, int type, const void *k, size_t kn, const void *v, size_t vn)
+{
+    int rc = batch_op_check(type, k, kn, v, vn);
+    return rc ? rc : batch_add(b, type, k, kn, v, vn);
+}
+
+size_t batch_op_user_bytes(int type, size_t kn, size_t vn)
+{
+    return kn + (type == TYPE_DELETE ? 0 : vn);
 }
 
 int lsmer_batch_put(lsmer_batch *b, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (!b || (!key && klen) || (!val && vlen)) return -EINVAL;
-    if (klen > LSMER_MAX_KEY || vlen > LSMER_MAX_VALUE) return -EINVAL;
-    return batch_add(b, TYPE_VALUE, key, klen, val, vlen);
+    if (!b) return -EINVAL;
+    return batch_add_op(b, TYPE_VALUE, key, klen, val, vlen);
 }
 
 int lsmer_batch_delete(lsmer_batch *b, const void *key, size_t klen)
 {
-    if (!b || (!key && klen) || klen > LSMER_MAX_KEY) return -EINVAL;
-    return batch_add(b, TYPE_DELETE, key, klen, NULL, 0);
+    if (!b) return -EINVAL;
+    return batch_add_op(b, TYPE_DELETE, key, klen, NULL, 0);
 }
 
 int lsmer_batch_delete_range(lsmer_batch *b, const void *start, size_t slen, const void *end,
                              size_t elen)
 {
-    if (!b || (!start && slen) || (!end && elen)) return -EINVAL;
-    if (slen > LSMER_MAX_KEY || elen > LSMER_MAX_KEY) return -EINVAL;
-    return batch_add(b, TYPE_RANGE_DELETE, start, slen, end, elen);
+    if (!b) return -EINVAL;
+    return batch_add_op(b, TYPE_RANGE_DELETE, start, slen, end, elen);
 }
 
 struct slice batch_rep(const lsmer_batch *b)

@@ -43,6 +43,17 @@ uint32_t batch_count_rep(struct slice rep);
 /* Sum of key and value lengths written by the records (stats). */
 size_t batch_user_bytes(const lsmer_batch *b);
 
+/* One operation outside any batch (lsmer_put and friends go to the write
+ * queue this way, and the group's leader copies them into its batch once):
+ * type TYPE_VALUE (k, v), TYPE_DELETE (k), TYPE_RANGE_DELETE ([k, v)).
+ * batch_op_check: -EINVAL for what lsmer_batch_put/delete/delete_range
+ * refuse, else 0. batch_add_op: checks, then appends the record to b (0,
+ * -EINVAL or -ENOMEM). batch_op_user_bytes: what the record adds to
+ * batch_user_bytes. */
+int batch_op_check(int type, const void *k, size_t kn, const void *v, size_t vn);
+int batch_add_op(lsmer_batch *b, int type, const void *k, size_t kn, const void *v, size_t vn);
+size_t batch_op_user_bytes(int type, size_t kn, size_t vn);
+
 /* Appends the records of src_rep to dst and adds the counts (group
  * commit). src_rep is validated; dst is unchanged on failure. 0,
  * -LSMER_ECORRUPT, -EINVAL (count would overflow) or -ENOMEM. */

@@ -43,8 +43,18 @@ struct lsmer_snapshot {
     struct lsmer_snapshot *prev, *next; /* mu: list sorted by seq */
 };
 
+/* One put, delete or range delete that came without a batch (lsmer_put,
+ * lsmer_delete, lsmer_delete_range): its bytes are copied once, into the
+ * leader's group batch, instead of first into a batch of its own. */
+struct db_write_op {
+    int type; /* TYPE_VALUE, TYPE_DELETE, TYPE_RANGE_DELETE */
+    const void *k, *v;
+    size_t kn, vn;
+};
+
 struct db_writer {
-    const lsmer_batch *batch; /* NULL for a bare sync request */
+    const lsmer_batch *batch;     /* NULL for a bare sync request or an op */
+    const struct db_write_op *op; /* or this one operation */
     int sync;
     int done;
     int status;

@@ -19,6 +19,7 @@
 
 #include "batch.h"
 #include "db_impl.h"
+#include "dbformat.h"
 
 #define GROUP_MAX_BYTES (1u << 20)
 
@@ -375,17 +376,19 @@ static int wait_durable_locked(struct lsmer_db *db, uint64_t wal_number, uint64_
     return rc;
 }
 
-static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
+static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, const struct db_write_op *op,
+                         int sync)
 {
     if (db->opt.read_only) return -EROFS;
     struct db_writer w;
     memset(&w, 0, sizeof(w));
     w.batch = b;
+    w.op = op;
     w.sync = sync;
     pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
-    if (!b) {
+    if (!b && !op) {
         /* A bare sync: everything appended so far. */
         int rc = wait_durable_locked(db, db->wal_number, db->wal_appended);
         pthread_mutex_unlock(&db->mu);
@@ -409,10 +412,12 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
             lsmer_batch_clear(db->group_batch);
             size_t bytes = 0;
             for (struct db_writer *x = &w; x; x = x->next) {
-                if (!x->batch) break; /* lsmer_flush waits for its own turn */
-                size_t n = lsmer_batch_bytes(x->batch);
+                if (!x->batch && !x->op) break; /* lsmer_flush waits for its own turn */
+                const struct db_write_op *op = x->op;
+                size_t n = op ? op->kn + op->vn + 16 : lsmer_batch_bytes(x->batch);
                 if (x != &w && bytes + n > GROUP_MAX_BYTES) break;
-                rc = batch_append_rep(db->group_batch, batch_rep(x->batch));
+                rc = op ? batch_add_op(db->group_batch, op->type, op->k, op->kn, op->v, op->vn)
+                        : batch_append_rep(db->group_batch, batch_rep(x->batch));
                 if (rc) break;
                 bytes += n;
                 last = x;
@@ -448,7 +453,10 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, int sync)
             x->status = rc;
             x->wal_number = db->wal_number;
             x->wal_offset = db->wal_appended;
-            if (!rc) atomic_fetch_add(&db->st.user_bytes, batch_user_bytes(x->batch));
+            if (!rc)
+                atomic_fetch_add(&db->st.user_bytes,
+                                 x->op ? batch_op_user_bytes(x->op->type, x->op->kn, x->op->vn)
+                                       : batch_user_bytes(x->batch));
             if (x != &w) {
                 x->done = 1;
                 pthread_cond_signal(&x->cv);
@@ -470,7 +478,7 @@ int lsmer_write(lsmer_db *db, const lsmer_batch *b, unsigned flags)
     if (!db || !b || (flags & ~LSMER_SYNC)) return -EINVAL;
     if (flags & LSMER_SYNC) atomic_fetch_add(&db->st.sync_requests, 1);
     if (lsmer_batch_count(b) == 0 && !(flags & LSMER_SYNC)) return 0;
-    return db_write_impl(db, b, (flags & LSMER_SYNC) != 0);
+    return db_write_impl(db, b, NULL, (flags & LSMER_SYNC) != 0);
 }
 
 int lsmer_sync(lsmer_db *db)
@@ -478,34 +486,34 @@ int lsmer_sync(lsmer_db *db)
     if (!db) return -EINVAL;
     if (db->opt.read_only) return 0;
     atomic_fetch_add(&db->st.sync_requests, 1);
-    return db_write_impl(db, NULL, 1);
+    return db_write_impl(db, NULL, NULL, 1);
 }
 
+/* A single operation goes to the write queue as it is: no batch of its own
+ * (a malloc, a copy of the value and a parse of it when the leader merges
+ * it); the leader copies it straight into the group's batch. */
 static int write_one(lsmer_db *db, int type, const void *k, size_t kn, const void *v, size_t vn)
 {
-    lsmer_batch *b = lsmer_batch_new();
-    if (!b) return -ENOMEM;
-    int rc = type == 0   ? lsmer_batch_put(b, k, kn, v, vn)
-             : type == 1 ? lsmer_batch_delete(b, k, kn)
-                         : lsmer_batch_delete_range(b, k, kn, v, vn);
-    if (!rc) rc = lsmer_write(db, b, 0);
-    lsmer_batch_free(b);
-    return rc;
+    if (!db) return -EINVAL;
+    int rc = batch_op_check(type, k, kn, v, vn);
+    if (rc) return rc;
+    struct db_write_op op = {type, k, v, kn, vn};
+    return db_write_impl(db, NULL, &op, 0);
 }
 
 int lsmer_put(lsmer_db *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return write_one(db, 0, key, klen, val, vlen);
+    return write_one(db, TYPE_VALUE, key, klen, val, vlen);
 }
 
 int lsmer_delete(lsmer_db *db, const void *key, size_t klen)
 {
-    return write_one(db, 1, key, klen, NULL, 0);
+    return write_one(db, TYPE_DELETE, key, klen, NULL, 0);
 }
 
 int lsmer_delete_range(lsmer_db *db, const void *start, size_t slen, const void *end, size_t elen)
 {
-    return write_one(db, 2, start, slen, end, elen);
+    return write_one(db, TYPE_RANGE_DELETE, start, slen, end, elen);
 }
 
 int lsmer_flush(lsmer_db *db)
