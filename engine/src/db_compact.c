@@ -27,13 +27,6 @@
 #include "range_del.h"
 #include "table_reader.h"
 
-struct output {
-    uint64_t number;
-    struct env_file *f;
-    struct table_builder *tb;
-    struct buffer lo; /* user key span start for tombstone clipping */
-};
-
 struct compact_state {
     struct lsmer_db *db;
     struct compaction *c;
@@ -42,111 +35,55 @@ struct compact_state {
     /* Tombstones of files outside the compaction (a rewrite in place, see
      * db_reclaim.c): they decide what is dropped, but stay where they are. */
     const struct rdel_set *external;
-    struct output cur;
+    struct table_out cur;
     int have_cur;
+    /* Where the current output's tombstone span starts: where the previous
+     * output's ended, not at its own first key (keys dropped between the
+     * two must not take their tombstones with them); unbounded for the
+     * first output. */
+    struct buffer cur_lo;
+    int first_output;
     struct file_meta **outs;
     size_t nouts, capouts;
     uint64_t bytes_read, bytes_written;
 };
 
-struct tomb_emit {
-    struct table_builder *tb;
-    int rc;
-};
-
-static int emit_piece(void *arg, struct slice start, struct slice end, const uint64_t *seqs,
-                      size_t nseqs)
-{
-    struct tomb_emit *e = arg;
-    for (size_t i = 0; i < nseqs; i++) {
-        int rc = table_builder_add_range_del(e->tb, start, end, seqs[i]);
-        if (rc) return e->rc = rc;
-    }
-    return 0;
-}
-
-/* Opens the next output. Its tombstone span starts where the previous
- * output's ended (cur.lo, set by finish_output), not at its own first key:
- * keys dropped between the two must not take their tombstones with them. */
 static int open_output(struct compact_state *cs)
 {
-    struct lsmer_db *db = cs->db;
-    pthread_mutex_lock(&db->mu);
-    cs->cur.number = version_set_new_file_number(db->vs);
-    db_add_pending_locked(db, cs->cur.number);
-    pthread_mutex_unlock(&db->mu);
-    char *path = db_file_path(db, cs->cur.number, "sst");
-    if (!path) return -ENOMEM;
-    struct table_options topt = db->topt;
-    topt.bloom_bits_per_key = db_bloom_bits(db, cs->c->output_level);
-    int rc = env_open(db->env, path, ENV_WRITE, &cs->cur.f);
-    if (!rc) rc = table_builder_new(cs->cur.f, &topt, &cs->cur.tb);
-    if (rc) {
-        /* Nothing to finish: undo the open here. */
-        env_close(cs->cur.f);
-        cs->cur.f = NULL;
-        env_remove(db->env, path);
-        pthread_mutex_lock(&db->mu);
-        db_remove_pending_locked(db, cs->cur.number);
-        pthread_mutex_unlock(&db->mu);
-    } else {
-        cs->have_cur = 1;
-    }
-    free(path);
+    int rc = db_table_open(cs->db, cs->c->output_level, &cs->cur);
+    if (!rc) cs->have_cur = 1;
     return rc;
 }
 
 /* Finishes the current output; hi_ukey (.p NULL = unbounded) ends its span
  * for tombstones. */
-static int finish_output(struct compact_state *cs, struct slice hi_ukey, int first)
+static int finish_output(struct compact_state *cs, struct slice hi_ukey)
 {
-    struct lsmer_db *db = cs->db;
-    int rc = 0;
-    if (cs->rdels && !rdel_empty(cs->rdels)) {
-        struct slice lo = first ? slice_make(NULL, 0) : buffer_slice(&cs->cur.lo);
-        struct tomb_emit e = {cs->cur.tb, 0};
-        rdel_for_each_in(cs->rdels, lo, hi_ukey, emit_piece, &e);
-        rc = e.rc;
-    }
-    int empty = table_builder_empty(cs->cur.tb);
-    if (!rc && !empty) rc = table_builder_finish(cs->cur.tb);
-    if (!rc && !empty) rc = env_sync(cs->cur.f);
-    struct file_meta *m = NULL;
-    if (!rc && !empty) {
-        m = db_meta_from_builder(cs->cur.number, cs->cur.tb);
-        if (!m) rc = -ENOMEM;
-    }
-    if (m) {
-        if (cs->nouts == cs->capouts) {
-            size_t cap = cs->capouts ? cs->capouts * 2 : 8;
-            struct file_meta **p = realloc(cs->outs, cap * sizeof(*p));
-            if (!p)
-                rc = -ENOMEM;
-            else
-                cs->outs = p, cs->capouts = cap;
-        }
-        if (rc)
-            file_meta_unref(m);
-        else {
-            cs->outs[cs->nouts++] = m;
-            cs->bytes_written += m->file_size;
-        }
-    }
-    table_builder_free(cs->cur.tb);
-    cs->cur.tb = NULL;
-    if (!rc && hi_ukey.p) rc = buffer_set(&cs->cur.lo, hi_ukey.p, hi_ukey.n);
-    int crc = env_close(cs->cur.f);
-    cs->cur.f = NULL;
-    if (!rc) rc = crc;
-    if (rc || empty) {
-        char *path = db_file_path(db, cs->cur.number, "sst");
-        if (path) env_remove(db->env, path);
-        free(path);
-        pthread_mutex_lock(&db->mu);
-        db_remove_pending_locked(db, cs->cur.number);
-        pthread_mutex_unlock(&db->mu);
-    }
+    struct slice lo = cs->first_output ? slice_make(NULL, 0) : buffer_slice(&cs->cur_lo);
+    struct file_meta *m;
     cs->have_cur = 0;
+    cs->first_output = 0;
+    int rc = db_table_finish(cs->db, &cs->cur, cs->rdels, lo, hi_ukey, &m);
+    if (!rc && m && cs->nouts == cs->capouts) {
+        size_t cap = cs->capouts ? cs->capouts * 2 : 8;
+        struct file_meta **p = realloc(cs->outs, cap * sizeof(*p));
+        if (p)
+            cs->outs = p, cs->capouts = cap;
+        else
+            rc = -ENOMEM;
+    }
+    if (m && rc) {
+        /* Its number stays pending until the sweep runs; the file is an
+         * orphan it removes. */
+        pthread_mutex_lock(&cs->db->mu);
+        db_remove_pending_locked(cs->db, m->number);
+        pthread_mutex_unlock(&cs->db->mu);
+        file_meta_unref(m);
+    } else if (m) {
+        cs->outs[cs->nouts++] = m;
+        cs->bytes_written += m->file_size;
+    }
+    if (!rc && hi_ukey.p) rc = buffer_set(&cs->cur_lo, hi_ukey.p, hi_ukey.n);
     return rc;
 }
 
@@ -259,7 +196,8 @@ static int do_compaction(struct compact_state *cs)
     free(children); /* the children now belong to in */
 
     struct buffer cur_ukey = BUFFER_INIT;
-    int have_ukey = 0, first_output = 1;
+    int have_ukey = 0;
+    cs->first_output = 1;
     uint64_t last_seq_for_key = SEQ_MAX;
     for (iter_seek_first(in); iter_valid(in); iter_next(in)) {
         if (atomic_load(&db->shutting_down)) {
@@ -283,8 +221,7 @@ static int do_compaction(struct compact_state *cs)
                  (have_ukey && db->opt.table_partition && !table_builder_empty(cs->cur.tb) &&
                   db->opt.table_partition(db->opt.table_partition_arg, cur_ukey.p, cur_ukey.n, uk.p,
                                           uk.n)))) {
-                rc = finish_output(cs, uk, first_output);
-                first_output = 0;
+                rc = finish_output(cs, uk);
                 if (rc) break;
             }
             rc = buffer_set(&cur_ukey, uk.p, uk.n);
@@ -320,10 +257,13 @@ static int do_compaction(struct compact_state *cs)
         /* Only tombstones survive: they still need a home. */
         rc = open_output(cs);
     }
-    if (!rc && cs->have_cur) rc = finish_output(cs, slice_make(NULL, 0), first_output);
+    if (!rc && cs->have_cur) rc = finish_output(cs, slice_make(NULL, 0));
     if (!rc && cs->nouts) rc = env_sync_dir(db->env, db->dir);
 out:
-    if (cs->have_cur) finish_output(cs, slice_make(NULL, 0), 0);
+    if (cs->have_cur) {
+        db_table_abandon(db, &cs->cur);
+        cs->have_cur = 0;
+    }
     rdel_free(full);
     return rc;
 }
@@ -367,7 +307,7 @@ int db_run_compaction_locked(struct lsmer_db *db, struct compaction *c, int allo
     }
     free(cs.outs);
     rdel_free(cs.rdels);
-    buffer_free(&cs.cur.lo);
+    buffer_free(&cs.cur_lo);
     version_edit_free(e);
     if (!rc) {
         atomic_fetch_add(&db->st.compact_read, cs.bytes_read);

@@ -1,6 +1,7 @@
 /*
- * db_flush.c — building tables and the flush thread, which turns the oldest
- * immutable memtable into a level-0 table.
+ * db_flush.c — writing tables (one table: db_table_open/finish/abandon,
+ * shared with compaction; a flush's tables: db_build_tables) and the flush
+ * thread, which turns the oldest immutable memtable into level-0 tables.
  *
  * A new table is written, synced, and its directory entry synced before the
  * manifest edit that names it is applied; its number sits in the pending
@@ -50,111 +51,116 @@ struct file_meta *db_meta_from_builder(uint64_t number, struct table_builder *tb
     return m;
 }
 
-void db_table_set_release_locked(struct lsmer_db *db, struct table_set *ts)
-{
-    for (size_t i = 0; i < ts->nnumbers; i++) db_remove_pending_locked(db, ts->numbers[i]);
-    for (size_t i = 0; i < ts->n; i++) file_meta_unref(ts->metas[i]);
-    free(ts->metas);
-    free(ts->numbers);
-    memset(ts, 0, sizeof(*ts));
-}
+/* ---- one table: open, finish, abandon -------------------------------- */
 
-/* A new file number, pending until the set is released. */
-static int take_number(struct lsmer_db *db, struct table_set *ts, uint64_t *out)
+/* The file goes and its number leaves the pending outputs. */
+static void table_drop(struct lsmer_db *db, uint64_t number)
 {
-    if (ts->nnumbers == ts->capnumbers) {
-        size_t cap = ts->capnumbers ? ts->capnumbers * 2 : 4;
-        uint64_t *p = realloc(ts->numbers, cap * sizeof(*p));
-        if (!p) return -ENOMEM;
-        ts->numbers = p;
-        ts->capnumbers = cap;
-    }
+    char *path = db_file_path(db, number, "sst");
+    if (path) env_remove(db->env, path);
+    free(path);
     pthread_mutex_lock(&db->mu);
-    *out = version_set_new_file_number(db->vs);
-    db_add_pending_locked(db, *out);
+    db_remove_pending_locked(db, number);
     pthread_mutex_unlock(&db->mu);
-    ts->numbers[ts->nnumbers++] = *out;
-    return 0;
 }
 
-/* One table being written. */
-struct flush_output {
-    uint64_t number;
-    char *path;
-    struct env_file *f;
-    struct table_builder *tb;
-};
-
-static int output_open(struct lsmer_db *db, int level, struct table_set *ts, struct flush_output *o)
+int db_table_open(struct lsmer_db *db, int level, struct table_out *o)
 {
     memset(o, 0, sizeof(*o));
-    int rc = take_number(db, ts, &o->number);
-    if (rc) return rc;
-    o->path = db_file_path(db, o->number, "sst");
-    if (!o->path) return -ENOMEM;
+    pthread_mutex_lock(&db->mu);
+    o->number = version_set_new_file_number(db->vs);
+    db_add_pending_locked(db, o->number);
+    pthread_mutex_unlock(&db->mu);
+    char *path = db_file_path(db, o->number, "sst");
+    int rc = path ? env_open(db->env, path, ENV_WRITE, &o->f) : -ENOMEM;
+    free(path);
     struct table_options topt = db->topt;
     topt.bloom_bits_per_key = db_bloom_bits(db, level);
-    rc = env_open(db->env, o->path, ENV_WRITE, &o->f);
     if (!rc) rc = table_builder_new(o->f, &topt, &o->tb);
+    if (rc) db_table_abandon(db, o);
     return rc;
 }
 
-/* Finishes o with the tombstones of [lo, hi) (.p NULL: unbounded), and
- * adds it to ts unless it is empty; on error or when empty the file goes. */
-static int output_finish(struct lsmer_db *db, struct flush_output *o, const struct rdel_set *rdels,
-                         struct slice lo, struct slice hi, struct table_set *ts)
+void db_table_abandon(struct lsmer_db *db, struct table_out *o)
 {
+    table_builder_free(o->tb);
+    if (o->f) env_close(o->f);
+    if (o->number) table_drop(db, o->number);
+    memset(o, 0, sizeof(*o));
+}
+
+int db_table_finish(struct lsmer_db *db, struct table_out *o, const struct rdel_set *rdels,
+                    struct slice lo, struct slice hi, struct file_meta **meta)
+{
+    *meta = NULL;
     int rc = 0;
-    if (o->tb && rdels && !rdel_empty(rdels)) {
+    if (rdels && !rdel_empty(rdels)) {
         struct rdel_emit e = {o->tb, 0};
         rdel_for_each_in(rdels, lo, hi, emit_piece, &e);
         rc = e.rc;
     }
-    struct file_meta *m = NULL;
-    int empty = !o->tb || table_builder_empty(o->tb);
+    int empty = table_builder_empty(o->tb);
     if (!rc && !empty) rc = table_builder_finish(o->tb);
     if (!rc && !empty) rc = env_sync(o->f);
-    if (!rc && !empty && !(m = db_meta_from_builder(o->number, o->tb))) rc = -ENOMEM;
-    if (!rc && m && ts->n == ts->cap) {
-        size_t cap = ts->cap ? ts->cap * 2 : 4;
-        struct file_meta **p = realloc(ts->metas, cap * sizeof(*p));
-        if (p)
-            ts->metas = p, ts->cap = cap;
-        else
-            rc = -ENOMEM;
-    }
-    if (!rc && m)
-        ts->metas[ts->n++] = m;
-    else if (m)
-        file_meta_unref(m);
+    if (!rc && !empty && !(*meta = db_meta_from_builder(o->number, o->tb))) rc = -ENOMEM;
     table_builder_free(o->tb);
-    if (o->f) {
-        int crc = env_close(o->f);
-        if (!rc) rc = crc;
+    int crc = env_close(o->f);
+    if (!rc) rc = crc;
+    if (rc)
+        db_log(db, LSMER_LOG_ERROR, "writing table %06" PRIu64 ".sst failed: %s", o->number,
+               lsmer_strerror(rc));
+    if (rc && *meta) {
+        file_meta_unref(*meta);
+        *meta = NULL;
     }
-    if (rc && o->path)
-        db_log(db, LSMER_LOG_ERROR, "writing table %s failed: %s", o->path, lsmer_strerror(rc));
-    if (o->path && (rc || empty)) env_remove(db->env, o->path);
-    free(o->path);
+    if (rc || empty) table_drop(db, o->number);
     memset(o, 0, sizeof(*o));
     return rc;
 }
 
-/* After an error: the unfinished table goes, unwritten. */
-static void output_abandon(struct lsmer_db *db, struct flush_output *o)
+/* ---- a flush's tables ------------------------------------------------ */
+
+void db_table_set_release_locked(struct lsmer_db *db, struct table_set *ts)
 {
-    table_builder_free(o->tb);
-    if (o->f) env_close(o->f);
-    if (o->path) env_remove(db->env, o->path);
-    free(o->path);
-    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < ts->n; i++) {
+        db_remove_pending_locked(db, ts->metas[i]->number);
+        file_meta_unref(ts->metas[i]);
+    }
+    free(ts->metas);
+    memset(ts, 0, sizeof(*ts));
+}
+
+static int table_set_push(struct table_set *ts, struct file_meta *m)
+{
+    if (ts->n == ts->cap) {
+        size_t cap = ts->cap ? ts->cap * 2 : 4;
+        struct file_meta **p = realloc(ts->metas, cap * sizeof(*p));
+        if (!p) return -ENOMEM;
+        ts->metas = p;
+        ts->cap = cap;
+    }
+    ts->metas[ts->n++] = m;
+    return 0;
+}
+
+/* Finishes o into the set (see db_table_finish). */
+static int finish_into(struct lsmer_db *db, struct table_out *o, const struct rdel_set *rdels,
+                       struct slice lo, struct slice hi, struct table_set *out)
+{
+    struct file_meta *m;
+    int rc = db_table_finish(db, o, rdels, lo, hi, &m);
+    if (!rc && m && (rc = table_set_push(out, m)) != 0) {
+        table_drop(db, m->number);
+        file_meta_unref(m);
+    }
+    return rc;
 }
 
 int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struct rdel_set *rdels,
                     struct table_set *out)
 {
-    struct flush_output o;
-    int rc = output_open(db, level, out, &o);
+    struct table_out o;
+    int rc = db_table_open(db, level, &o);
     /* The user key that ended the previous table: the next table's
      * tombstones start there. */
     struct buffer lo = BUFFER_INIT, prev = BUFFER_INIT;
@@ -165,11 +171,11 @@ int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struc
             if (have_prev && db->opt.table_partition && !table_builder_empty(o.tb) &&
                 slice_compare(uk, buffer_slice(&prev)) != 0 &&
                 db->opt.table_partition(db->opt.table_partition_arg, prev.p, prev.n, uk.p, uk.n)) {
-                rc = output_finish(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
-                                   uk, out);
+                rc = finish_into(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo), uk,
+                                 out);
                 if (!rc) rc = buffer_set(&lo, uk.p, uk.n);
                 first = 0;
-                if (!rc) rc = output_open(db, level, out, &o);
+                if (!rc) rc = db_table_open(db, level, &o);
                 if (rc) break;
             }
             rc = table_builder_add(o.tb, ik, iter_value(it));
@@ -180,16 +186,14 @@ int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struc
         if (!rc) rc = iter_status(it);
     }
     if (!rc)
-        rc = output_finish(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
-                           slice_make(NULL, 0), out);
-    else
-        output_abandon(db, &o);
+        rc = finish_into(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo),
+                         slice_make(NULL, 0), out);
+    else if (o.tb)
+        db_table_abandon(db, &o);
     if (rc) {
         /* All or nothing: tables already finished go too. */
         for (size_t i = 0; i < out->n; i++) {
-            char *path = db_file_path(db, out->metas[i]->number, "sst");
-            if (path) env_remove(db->env, path);
-            free(path);
+            table_drop(db, out->metas[i]->number);
             file_meta_unref(out->metas[i]);
         }
         out->n = 0;

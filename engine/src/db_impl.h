@@ -178,19 +178,39 @@ void db_set_bg_error_locked(struct lsmer_db *db, int err, const char *what);
 /* db_flush.c / db_compact.c: thread bodies and helpers, mu not held on entry */
 void *db_flush_main(void *arg);
 void *db_compact_main(void *arg);
-/* The tables one flush wrote: their metas (one reference each) and every
- * file number it took, all in the pending outputs until released. */
+/* One table being written by a flush or a compaction. Its number is in
+ * the pending outputs from db_table_open on, so the obsolete-file sweep
+ * leaves the file alone; a table that fails or comes out empty gives its
+ * number back itself, a finished one keeps it until the caller has put it
+ * in the version (or given up) and calls db_remove_pending_locked. */
+struct table_out {
+    uint64_t number;
+    struct env_file *f;
+    struct table_builder *tb;
+};
+/* mu not held. A new numbered table file for level; on error nothing is
+ * left (no file, no pending number). */
+int db_table_open(struct lsmer_db *db, int level, struct table_out *o);
+/* Adds the range tombstones of rdels (may be NULL) in the user-key span
+ * [lo, hi) (.p NULL: unbounded), finishes and syncs the table and returns
+ * its meta (one reference), or NULL in *meta if it came out empty. An
+ * empty or failed table's file and number go. */
+int db_table_finish(struct lsmer_db *db, struct table_out *o, const struct rdel_set *rdels,
+                    struct slice lo, struct slice hi, struct file_meta **meta);
+/* After an error: the unfinished table's file and number go, unwritten. */
+void db_table_abandon(struct lsmer_db *db, struct table_out *o);
+
+/* The tables one flush wrote (metas, one reference each; their numbers
+ * pending until released). */
 struct table_set {
     struct file_meta **metas;
     size_t n, cap;
-    uint64_t *numbers;
-    size_t nnumbers, capnumbers;
 };
 /* Writes the entries of it (internal keys; may be NULL) and the tombstones
  * in rdels (may be NULL) as new tables of level: one, or with the
  * table_partition option one per partition, each table's tombstones
- * clipped to its share of the key space. Takes mu briefly for each file
- * number. On error the files are gone but the numbers stay in *out. */
+ * clipped to its share of the key space. All or nothing: on error no table
+ * is left. */
 int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struct rdel_set *rdels,
                     struct table_set *out);
 /* mu held: drops the set's numbers from the pending outputs (after its
