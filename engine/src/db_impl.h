@@ -52,6 +52,12 @@ struct db_write_op {
     size_t kn, vn;
 };
 
+/* A writer waiting in wait_durable for its WAL bytes to become durable. */
+struct sync_waiter {
+    uint64_t wal_number, offset;
+    struct sync_waiter *next, **pprev;
+};
+
 struct db_writer {
     const lsmer_batch *batch;     /* NULL for a bare sync request or an op */
     const struct db_write_op *op; /* or this one operation */
@@ -61,6 +67,7 @@ struct db_writer {
     uint64_t wal_number, wal_offset; /* where the writer's group ended */
     pthread_cond_t cv;
     struct db_writer *next;
+    struct sync_waiter durable; /* while it waits for its bytes to be synced */
 };
 
 struct imm_entry {
@@ -95,10 +102,10 @@ struct lsmer_db {
     uint64_t wal_synced;              /* mu: of which durable */
     int sync_running;                 /* mu: a writer syncs the WAL with mu released */
     int sync_active;                  /* mu: sync writers inside lsmer_write */
-    int sync_waiting;                 /* mu: ...of which waiting for durability */
+    struct sync_waiter *sync_waiters; /* mu: writers waiting for durability */
     int sync_peak;                    /* mu: recent peak of sync_active */
     uint64_t sync_count;              /* mu: WAL syncs done by writers */
-    int sync_delaying;                /* mu: a syncer waits for the others to append */
+    uint64_t sync_deadline;           /* mu: when the next sync starts at the latest */
     uint64_t sync_avg_micros;         /* mu: recent WAL sync time (moving average) */
     pthread_cond_t sync_cv;           /* mu: sync_running went to 0 or the WAL changed */
     struct imm_entry imm[DB_MAX_IMM]; /* mu: oldest first */
