@@ -222,13 +222,11 @@ static void bi_to_restart(struct block_iter *it, uint32_t i)
 
 static int bi_valid(const struct iter *base)
 {
-    const struct block_iter *it = (const struct block_iter *)base;
-    return it->b && !it->status && it->cur < it->b->restarts_off;
+    return block_iter_valid((const struct block_iter *)base);
 }
 
-static void bi_seek_first(struct iter *base)
+void block_iter_seek_first(struct block_iter *it)
 {
-    struct block_iter *it = (struct block_iter *)base;
     if (!it->b || it->status) return;
     if (it->b->nrestarts == 0) {
         bi_invalidate(it);
@@ -238,9 +236,8 @@ static void bi_seek_first(struct iter *base)
     bi_parse_next(it);
 }
 
-static void bi_seek_last(struct iter *base)
+void block_iter_seek_last(struct block_iter *it)
 {
-    struct block_iter *it = (struct block_iter *)base;
     if (!it->b || it->status) return;
     if (it->b->nrestarts == 0) {
         bi_invalidate(it);
@@ -251,9 +248,8 @@ static void bi_seek_last(struct iter *base)
     }
 }
 
-static void bi_seek(struct iter *base, struct slice target)
+void block_iter_seek(struct block_iter *it, struct slice target)
 {
-    struct block_iter *it = (struct block_iter *)base;
     const struct block *b = it->b;
     if (!b || it->status) return;
     if (b->nrestarts == 0) {
@@ -282,19 +278,17 @@ static void bi_seek(struct iter *base, struct slice target)
     }
 }
 
-static void bi_next(struct iter *base)
+void block_iter_next(struct block_iter *it)
 {
-    struct block_iter *it = (struct block_iter *)base;
-    if (!bi_valid(base)) return;
+    if (!block_iter_valid(it)) return;
     bi_parse_next(it);
 }
 
 /* Entries only link forward: go back to the restart before the current
  * entry and scan up to the entry that ends where the current one starts. */
-static void bi_prev(struct iter *base)
+void block_iter_prev(struct block_iter *it)
 {
-    struct block_iter *it = (struct block_iter *)base;
-    if (!bi_valid(base)) return;
+    if (!block_iter_valid(it)) return;
     const struct block *b = it->b;
     uint32_t orig = it->cur, r = it->restart;
     while (restart_at(b, r) >= orig) {
@@ -313,15 +307,39 @@ static void bi_prev(struct iter *base)
     }
 }
 
+static void bi_seek_first(struct iter *base)
+{
+    block_iter_seek_first((struct block_iter *)base);
+}
+
+static void bi_seek_last(struct iter *base)
+{
+    block_iter_seek_last((struct block_iter *)base);
+}
+
+static void bi_seek(struct iter *base, struct slice target)
+{
+    block_iter_seek((struct block_iter *)base, target);
+}
+
+static void bi_next(struct iter *base)
+{
+    block_iter_next((struct block_iter *)base);
+}
+
+static void bi_prev(struct iter *base)
+{
+    block_iter_prev((struct block_iter *)base);
+}
+
 static struct slice bi_key(const struct iter *base)
 {
-    const struct block_iter *it = (const struct block_iter *)base;
-    return buffer_slice(&it->key);
+    return block_iter_key((const struct block_iter *)base);
 }
 
 static struct slice bi_value(const struct iter *base)
 {
-    return ((const struct block_iter *)base)->value;
+    return block_iter_value((const struct block_iter *)base);
 }
 
 static int bi_status(const struct iter *base)

@@ -97,6 +97,27 @@ struct block_iter {
 /* b may be NULL (an empty, valid-less iterator). */
 void block_iter_init(struct block_iter *it, const struct block *b, key_compare_fn cmp);
 void block_iter_cleanup(struct block_iter *it);
+
+/* The same operations as iter_*(&it->base), called directly: an embedder
+ * (the table iterator) steps its blocks without an indirect call, and the
+ * checks it makes on every entry (valid, key) are inlined. */
+static inline int block_iter_valid(const struct block_iter *it)
+{
+    return it->b && !it->status && it->cur < it->b->restarts_off;
+}
+static inline struct slice block_iter_key(const struct block_iter *it)
+{
+    return buffer_slice(&it->key);
+}
+static inline struct slice block_iter_value(const struct block_iter *it)
+{
+    return it->value;
+}
+void block_iter_seek_first(struct block_iter *it);
+void block_iter_seek_last(struct block_iter *it);
+void block_iter_seek(struct block_iter *it, struct slice target);
+void block_iter_next(struct block_iter *it);
+void block_iter_prev(struct block_iter *it);
 /* A malloc'd iterator (iter_destroy frees it; the block must outlive it). On
  * -ENOMEM an empty iterator with that status. */
 struct iter *block_iter_new(const struct block *b, key_compare_fn cmp);

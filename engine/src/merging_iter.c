@@ -15,10 +15,20 @@
 
 enum { DIR_FORWARD, DIR_REVERSE };
 
+/* A child with its validity and key as of its last move (LevelDB's
+ * IteratorWrapper): the heap compares and the checks after every step read
+ * them here instead of calling down through the child's layers (level,
+ * table, block) each time. */
+struct merge_child {
+    struct iter *it;
+    struct slice key; /* when valid; the child keeps it until it moves */
+    int valid;
+};
+
 struct merging_iter {
     struct iter base;
     key_compare_fn cmp;
-    struct iter **child;
+    struct merge_child *child;
     size_t n;
     int *heap; /* heap mode: indices of the valid children, heap[0] is current */
     size_t hn;
@@ -30,12 +40,20 @@ struct merging_iter {
 
 /* ---- ordering ------------------------------------------------------------ */
 
+/* After child i moved. */
+static inline void child_moved(struct merging_iter *m, int i)
+{
+    struct merge_child *c = &m->child[i];
+    c->valid = iter_valid(c->it);
+    if (c->valid) c->key = iter_key(c->it);
+}
+
 /* Whether child a's entry comes before child b's in the current direction.
  * Ties go to the lower index forward and to the higher index backward, so
  * that (key, index) is one total order walked both ways. */
 static int before(const struct merging_iter *m, int a, int b)
 {
-    struct slice ka = iter_key(m->child[a]), kb = iter_key(m->child[b]);
+    struct slice ka = m->child[a].key, kb = m->child[b].key;
     int c = m->cmp(ka.p, ka.n, kb.p, kb.n);
     if (m->dir == DIR_FORWARD) return c < 0 || (c == 0 && a < b);
     return c > 0 || (c == 0 && a > b);
@@ -59,14 +77,14 @@ static void sift_down(struct merging_iter *m, size_t i)
 /* A child just became invalid: remember whether it failed. */
 static void note_invalid(struct merging_iter *m, int i)
 {
-    if (iter_status(m->child[i]) != 0) m->failed = 1;
+    if (iter_status(m->child[i].it) != 0) m->failed = 1;
 }
 
 static void pick_linear(struct merging_iter *m)
 {
     int best = -1;
     for (size_t i = 0; i < m->n; i++) {
-        if (!iter_valid(m->child[i])) continue;
+        if (!m->child[i].valid) continue;
         if (best < 0 || before(m, (int)i, best)) best = (int)i;
     }
     m->cur = m->failed ? -1 : best;
@@ -75,15 +93,17 @@ static void pick_linear(struct merging_iter *m)
 /* After every child moved: find the current one from scratch. */
 static void rebuild(struct merging_iter *m)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (!iter_valid(m->child[i])) note_invalid(m, (int)i);
+    for (size_t i = 0; i < m->n; i++) {
+        child_moved(m, (int)i);
+        if (!m->child[i].valid) note_invalid(m, (int)i);
+    }
     if (!m->use_heap) {
         pick_linear(m);
         return;
     }
     m->hn = 0;
     for (size_t i = 0; i < m->n; i++)
-        if (iter_valid(m->child[i])) m->heap[m->hn++] = (int)i;
+        if (m->child[i].valid) m->heap[m->hn++] = (int)i;
     for (size_t i = m->hn / 2; i-- > 0;) sift_down(m, i);
     m->cur = (m->failed || m->hn == 0) ? -1 : m->heap[0];
 }
@@ -92,12 +112,13 @@ static void rebuild(struct merging_iter *m)
 static void after_step(struct merging_iter *m)
 {
     int c = m->cur;
-    if (!iter_valid(m->child[c])) note_invalid(m, c);
+    child_moved(m, c);
+    if (!m->child[c].valid) note_invalid(m, c);
     if (!m->use_heap) {
         pick_linear(m);
         return;
     }
-    if (iter_valid(m->child[c])) {
+    if (m->child[c].valid) {
         sift_down(m, 0);
     } else {
         m->heap[0] = m->heap[--m->hn];
@@ -118,7 +139,7 @@ static void m_seek_first(struct iter *it)
     struct merging_iter *m = (struct merging_iter *)it;
     m->failed = 0;
     m->dir = DIR_FORWARD;
-    for (size_t i = 0; i < m->n; i++) iter_seek_first(m->child[i]);
+    for (size_t i = 0; i < m->n; i++) iter_seek_first(m->child[i].it);
     rebuild(m);
 }
 
@@ -127,7 +148,7 @@ static void m_seek_last(struct iter *it)
     struct merging_iter *m = (struct merging_iter *)it;
     m->failed = 0;
     m->dir = DIR_REVERSE;
-    for (size_t i = 0; i < m->n; i++) iter_seek_last(m->child[i]);
+    for (size_t i = 0; i < m->n; i++) iter_seek_last(m->child[i].it);
     rebuild(m);
 }
 
@@ -136,7 +157,7 @@ static void m_seek(struct iter *it, struct slice target)
     struct merging_iter *m = (struct merging_iter *)it;
     m->failed = 0;
     m->dir = DIR_FORWARD;
-    for (size_t i = 0; i < m->n; i++) iter_seek(m->child[i], target);
+    for (size_t i = 0; i < m->n; i++) iter_seek(m->child[i].it, target);
     rebuild(m);
 }
 
@@ -155,19 +176,19 @@ static void m_next(struct iter *it)
          * lower index that is the first key > key, for a higher index the
          * first key >= key. The current child's key stays valid meanwhile:
          * only the others move. */
-        struct slice k = iter_key(m->child[c]);
+        struct slice k = m->child[c].key;
         for (size_t i = 0; i < m->n; i++) {
-            struct iter *ch = m->child[i];
+            struct iter *ch = m->child[i].it;
             if ((int)i == c) continue;
             iter_seek(ch, k);
             if ((int)i < c && iter_valid(ch) && key_equal(m, iter_key(ch), k)) iter_next(ch);
         }
         m->dir = DIR_FORWARD;
-        iter_next(m->child[c]);
+        iter_next(m->child[c].it);
         rebuild(m);
         return;
     }
-    iter_next(m->child[c]);
+    iter_next(m->child[c].it);
     after_step(m);
 }
 
@@ -180,9 +201,9 @@ static void m_prev(struct iter *it)
         /* Every other child onto its last entry before (key, c): for a
          * lower index the last key <= key, for a higher one the last key
          * < key. */
-        struct slice k = iter_key(m->child[c]);
+        struct slice k = m->child[c].key;
         for (size_t i = 0; i < m->n; i++) {
-            struct iter *ch = m->child[i];
+            struct iter *ch = m->child[i].it;
             if ((int)i == c) continue;
             iter_seek(ch, k);
             if (iter_valid(ch)) {
@@ -192,31 +213,31 @@ static void m_prev(struct iter *it)
             }
         }
         m->dir = DIR_REVERSE;
-        iter_prev(m->child[c]);
+        iter_prev(m->child[c].it);
         rebuild(m);
         return;
     }
-    iter_prev(m->child[c]);
+    iter_prev(m->child[c].it);
     after_step(m);
 }
 
 static struct slice m_key(const struct iter *it)
 {
     const struct merging_iter *m = (const struct merging_iter *)it;
-    return iter_key(m->child[m->cur]);
+    return m->child[m->cur].key;
 }
 
 static struct slice m_value(const struct iter *it)
 {
     const struct merging_iter *m = (const struct merging_iter *)it;
-    return iter_value(m->child[m->cur]);
+    return iter_value(m->child[m->cur].it);
 }
 
 static int m_status(const struct iter *it)
 {
     const struct merging_iter *m = (const struct merging_iter *)it;
     for (size_t i = 0; i < m->n; i++) {
-        int rc = iter_status(m->child[i]);
+        int rc = iter_status(m->child[i].it);
         if (rc) return rc;
     }
     return 0;
@@ -225,7 +246,7 @@ static int m_status(const struct iter *it)
 static void m_destroy(struct iter *it)
 {
     struct merging_iter *m = (struct merging_iter *)it;
-    for (size_t i = 0; i < m->n; i++) iter_destroy(m->child[i]);
+    for (size_t i = 0; i < m->n; i++) iter_destroy(m->child[i].it);
     free(m->child);
     free(m->heap);
     free(m);
@@ -245,7 +266,7 @@ struct iter *merging_iter_new(struct iter **children, size_t n, key_compare_fn c
     m->use_heap = n > MERGE_LINEAR_MAX;
     if (m->use_heap) m->heap = malloc(n * sizeof(*m->heap));
     if (!m->child || (m->use_heap && !m->heap)) goto oom;
-    for (size_t i = 0; i < n; i++) m->child[i] = children[i];
+    for (size_t i = 0; i < n; i++) m->child[i] = (struct merge_child){children[i], {NULL, 0}, 0};
     m->base.ops = &merging_ops;
     m->cmp = cmp;
     m->n = n;

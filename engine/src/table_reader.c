@@ -259,7 +259,7 @@ static void ti_drop_block(struct table_iter *it)
 static int ti_load(struct table_iter *it, int stepping)
 {
     it->run = stepping ? it->run + 1 : 0;
-    struct slice v = iter_value(&it->index.base);
+    struct slice v = block_iter_value(&it->index);
     struct block_handle h;
     if (block_handle_decode(v.p, v.p + v.n, &h) != v.p + v.n) {
         ti_drop_block(it);
@@ -288,7 +288,7 @@ static int ti_load(struct table_iter *it, int stepping)
 static int ti_valid(const struct iter *base)
 {
     const struct table_iter *it = (const struct table_iter *)base;
-    return !it->status && it->blk && iter_valid(&it->data.base);
+    return !it->status && it->blk && block_iter_valid(&it->data);
 }
 
 /* Moves past exhausted data blocks towards the end. */
@@ -297,17 +297,17 @@ static void ti_skip_forward(struct table_iter *it)
     for (;;) {
         if (it->status) return;
         if (it->blk) {
-            if (iter_valid(&it->data.base)) return;
+            if (block_iter_valid(&it->data)) return;
             if (it->data.status) {
                 it->status = it->data.status;
                 return;
             }
         }
-        if (!iter_valid(&it->index.base)) break;
-        iter_next(&it->index.base);
-        if (!iter_valid(&it->index.base)) break;
+        if (!block_iter_valid(&it->index)) break;
+        block_iter_next(&it->index);
+        if (!block_iter_valid(&it->index)) break;
         if (ti_load(it, 1)) return;
-        iter_seek_first(&it->data.base);
+        block_iter_seek_first(&it->data);
     }
     ti_drop_block(it);
 }
@@ -317,17 +317,17 @@ static void ti_skip_backward(struct table_iter *it)
     for (;;) {
         if (it->status) return;
         if (it->blk) {
-            if (iter_valid(&it->data.base)) return;
+            if (block_iter_valid(&it->data)) return;
             if (it->data.status) {
                 it->status = it->data.status;
                 return;
             }
         }
-        if (!iter_valid(&it->index.base)) break;
-        iter_prev(&it->index.base);
-        if (!iter_valid(&it->index.base)) break;
+        if (!block_iter_valid(&it->index)) break;
+        block_iter_prev(&it->index);
+        if (!block_iter_valid(&it->index)) break;
         if (ti_load(it, 1)) return;
-        iter_seek_last(&it->data.base);
+        block_iter_seek_last(&it->data);
     }
     ti_drop_block(it);
 }
@@ -336,13 +336,13 @@ static void ti_seek(struct iter *base, struct slice target)
 {
     struct table_iter *it = (struct table_iter *)base;
     it->status = 0;
-    iter_seek(&it->index.base, target);
-    if (!iter_valid(&it->index.base)) {
+    block_iter_seek(&it->index, target);
+    if (!block_iter_valid(&it->index)) {
         ti_drop_block(it);
         return;
     }
     if (ti_load(it, 0)) return;
-    iter_seek(&it->data.base, target);
+    block_iter_seek(&it->data, target);
     ti_skip_forward(it);
 }
 
@@ -350,13 +350,13 @@ static void ti_seek_first(struct iter *base)
 {
     struct table_iter *it = (struct table_iter *)base;
     it->status = 0;
-    iter_seek_first(&it->index.base);
-    if (!iter_valid(&it->index.base)) {
+    block_iter_seek_first(&it->index);
+    if (!block_iter_valid(&it->index)) {
         ti_drop_block(it);
         return;
     }
     if (ti_load(it, 0)) return;
-    iter_seek_first(&it->data.base);
+    block_iter_seek_first(&it->data);
     ti_skip_forward(it);
 }
 
@@ -364,13 +364,13 @@ static void ti_seek_last(struct iter *base)
 {
     struct table_iter *it = (struct table_iter *)base;
     it->status = 0;
-    iter_seek_last(&it->index.base);
-    if (!iter_valid(&it->index.base)) {
+    block_iter_seek_last(&it->index);
+    if (!block_iter_valid(&it->index)) {
         ti_drop_block(it);
         return;
     }
     if (ti_load(it, 0)) return;
-    iter_seek_last(&it->data.base);
+    block_iter_seek_last(&it->data);
     ti_skip_backward(it);
 }
 
@@ -378,7 +378,7 @@ static void ti_next(struct iter *base)
 {
     struct table_iter *it = (struct table_iter *)base;
     if (!ti_valid(base)) return;
-    iter_next(&it->data.base);
+    block_iter_next(&it->data);
     ti_skip_forward(it);
 }
 
@@ -386,18 +386,18 @@ static void ti_prev(struct iter *base)
 {
     struct table_iter *it = (struct table_iter *)base;
     if (!ti_valid(base)) return;
-    iter_prev(&it->data.base);
+    block_iter_prev(&it->data);
     ti_skip_backward(it);
 }
 
 static struct slice ti_key(const struct iter *base)
 {
-    return iter_key(&((const struct table_iter *)base)->data.base);
+    return block_iter_key(&((const struct table_iter *)base)->data);
 }
 
 static struct slice ti_value(const struct iter *base)
 {
-    return iter_value(&((const struct table_iter *)base)->data.base);
+    return block_iter_value(&((const struct table_iter *)base)->data);
 }
 
 static int ti_status(const struct iter *base)
@@ -492,8 +492,8 @@ static int parse_props(struct table *t)
     struct block_iter it;
     int rc = 0;
     block_iter_init(&it, t->props_block, bytewise_compare_raw);
-    for (iter_seek_first(&it.base); iter_valid(&it.base); iter_next(&it.base)) {
-        struct slice k = iter_key(&it.base), v = iter_value(&it.base);
+    for (block_iter_seek_first(&it); block_iter_valid(&it); block_iter_next(&it)) {
+        struct slice k = block_iter_key(&it), v = block_iter_value(&it);
         struct slice *key = NULL;
         if (!slice_compare(k, slice_make(PROP_SMALLEST_KEY, strlen(PROP_SMALLEST_KEY))))
             key = &p->smallest_key;
@@ -525,15 +525,15 @@ static int load_range_dels(struct table *t)
     int rc = 0;
     struct buffer prev = BUFFER_INIT;
     block_iter_init(&it, t->rdel_block, ikey_compare_raw);
-    for (iter_seek_first(&it.base); iter_valid(&it.base) && !rc; iter_next(&it.base)) {
-        struct slice k = iter_key(&it.base);
+    for (block_iter_seek_first(&it); block_iter_valid(&it) && !rc; block_iter_next(&it)) {
+        struct slice k = block_iter_key(&it);
         if (!ikey_valid(k) || ikey_type(k) != TYPE_RANGE_DELETE ||
             (prev.n && ikey_compare(buffer_slice(&prev), k) > 0)) {
             rc = table_fail(t, -LSMER_ECORRUPT, "range-deletion block: bad key");
             break;
         }
         if ((rc = buffer_set(&prev, k.p, k.n))) break;
-        rc = rdel_add(t->rdels, ikey_user(k), iter_value(&it.base), ikey_seq(k));
+        rc = rdel_add(t->rdels, ikey_user(k), block_iter_value(&it), ikey_seq(k));
     }
     if (!rc && (rc = iter_status(&it.base)))
         table_fail(t, rc, "range-deletion block does not parse");
@@ -695,9 +695,9 @@ uint64_t table_approximate_offset(struct table *t, struct slice ikey)
     struct block_iter it;
     uint64_t off = t->data_end;
     block_iter_init(&it, t->index, ikey_compare_raw);
-    iter_seek(&it.base, ikey);
-    if (iter_valid(&it.base)) {
-        struct slice v = iter_value(&it.base);
+    block_iter_seek(&it, ikey);
+    if (block_iter_valid(&it)) {
+        struct slice v = block_iter_value(&it);
         struct block_handle h;
         if (block_handle_decode(v.p, v.p + v.n, &h) && h.offset < off) off = h.offset;
     }
