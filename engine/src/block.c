@@ -138,6 +138,17 @@ struct block *block_new(struct slice contents, void *owned)
     return b;
 }
 
+struct block *block_new_inline(uint8_t *mem, size_t n)
+{
+    struct block *b = (struct block *)(void *)mem;
+    memset(b, 0, sizeof(*b));
+    b->data = mem + BLOCK_INLINE_LEAD;
+    b->size = n;
+    b->err = block_check(b);
+    if (b->err) b->nrestarts = 0, b->restarts_off = 0;
+    return b;
+}
+
 void block_free(struct block *b)
 {
     if (!b) return;

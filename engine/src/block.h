@@ -75,6 +75,12 @@ struct block {
  * block_free(), normally contents.p itself. Returns NULL only on -ENOMEM
  * (owned is then NOT freed); a malformed block is returned with err set. */
 struct block *block_new(struct slice contents, void *owned);
+/* A block whose header and contents share one allocation (one malloc per
+ * block read): mem, from malloc, holds BLOCK_INLINE_LEAD bytes for the
+ * header and then the n bytes of contents. Cannot fail (the memory is
+ * given); a malformed block comes back with err set. block_free frees mem. */
+#define BLOCK_INLINE_LEAD ((sizeof(struct block) + 15) & ~(size_t)15)
+struct block *block_new_inline(uint8_t *mem, size_t n);
 void block_free(struct block *b);
 /* Bytes held (for cache charges). */
 size_t block_memory(const struct block *b);

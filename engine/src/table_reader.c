@@ -35,6 +35,7 @@ struct table {
     struct table_props props;
 
     _Atomic uint64_t bloom_checks, bloom_useful, bloom_fp;
+    _Atomic int stored_plain; /* the last block read was stored uncompressed */
 };
 
 /* ======================================================================
@@ -84,15 +85,57 @@ static void dctx_put(ZSTD_DCtx *d)
     ZSTD_freeDCtx(d);
 }
 
-/* Reads the block at h into a malloc'd buffer of its (decompressed)
- * contents, checking its place in the file and its crc. */
-static int read_block(const struct table *t, struct block_handle h, const char *what, uint8_t **out,
-                      size_t *n)
+/* Compressed bytes are read into a buffer of the calling thread's that is
+ * kept for its next block read (freed when the thread exits), so a block
+ * read allocates only what it keeps. Blocks above SCRATCH_MAX (a huge
+ * value) get a buffer of their own. */
+#define SCRATCH_MAX (1u << 20)
+struct scratch {
+    size_t cap;
+    uint8_t data[];
+};
+static pthread_key_t scratch_key;
+static int scratch_key_ok;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_init(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
+}
+
+/* A buffer of n bytes: the thread's own (*owned = 0) or a fresh one the
+ * caller frees (*owned = 1). NULL on ENOMEM. */
+static uint8_t *scratch_get(size_t n, int *owned)
+{
+    *owned = 1;
+    pthread_once(&scratch_once, scratch_init);
+    if (n > SCRATCH_MAX || !scratch_key_ok) return malloc(n ? n : 1);
+    struct scratch *sc = pthread_getspecific(scratch_key);
+    if (!sc || sc->cap < n) {
+        size_t cap = n < (16u << 10) ? 16u << 10 : n;
+        struct scratch *bigger = malloc(sizeof(*bigger) + cap);
+        if (!bigger) return NULL;
+        if (pthread_setspecific(scratch_key, bigger)) {
+            free(bigger);
+            return malloc(n ? n : 1);
+        }
+        free(sc);
+        bigger->cap = cap;
+        sc = bigger;
+    }
+    *owned = 0;
+    return sc->data;
+}
+
+/* Reads the block at h, checking its place in the file and its crc, into
+ * one malloc'd allocation: lead bytes for the caller (a struct block's
+ * header) and then the block's (decompressed) contents, which start at
+ * *out + lead and are *n bytes long. */
+static int read_block(const struct table *t, struct block_handle h, const char *what, size_t lead,
+                      uint8_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    uint8_t *buf = NULL, *raw = NULL;
-    int rc = 0;
     uint64_t limit = t->size - TABLE_FOOTER_SIZE;
     if (h.offset > limit || h.size > limit - h.offset ||
         BLOCK_TRAILER_SIZE > limit - h.offset - h.size || h.size > BLOCK_MAX_RAW) {
@@ -100,10 +143,24 @@ static int read_block(const struct table *t, struct block_handle h, const char *
                           "%s block handle (offset %" PRIu64 ", size %" PRIu64 ") outside the file",
                           what, h.offset, h.size);
     }
+    /* A block stored uncompressed is read straight into the allocation it
+     * is kept in, a compressed one into the scratch buffer and decompressed
+     * from there. Which it is shows only in its trailer: guess from the last
+     * block read from this table (a table is written with one setting; zstd
+     * leaves only blocks it cannot shrink uncompressed). A wrong guess costs
+     * a copy, never a wrong result. */
     size_t len = (size_t)h.size + BLOCK_TRAILER_SIZE, got = 0;
-    buf = malloc(len);
+    int scratch_owned = 0;
+    uint8_t *mem = NULL, *buf;
+    struct table *mt = (struct table *)t; /* the guess is only a hint */
+    if (atomic_load_explicit(&mt->stored_plain, memory_order_relaxed)) {
+        mem = malloc(lead + len);
+        buf = mem ? mem + lead : NULL;
+    } else {
+        buf = scratch_get(len, &scratch_owned);
+    }
     if (!buf) return -ENOMEM;
-    rc = env_pread(t->f, buf, len, h.offset, &got);
+    int rc = env_pread(t->f, buf, len, h.offset, &got);
     if (rc) {
         table_fail(t, rc, "%s block at %" PRIu64 ": read error %d", what, h.offset, rc);
         goto out;
@@ -114,6 +171,7 @@ static int read_block(const struct table *t, struct block_handle h, const char *
         goto out;
     }
     uint8_t type = buf[h.size];
+    atomic_store_explicit(&mt->stored_plain, type == BLOCK_TYPE_NONE, memory_order_relaxed);
     if (t->opt.verify_checksums) {
         uint32_t want = crc32c_unmask(get_fixed32(buf + h.size + 1));
         if (crc32c(buf, (size_t)h.size + 1) != want) {
@@ -123,9 +181,18 @@ static int read_block(const struct table *t, struct block_handle h, const char *
         }
     }
     if (type == BLOCK_TYPE_NONE) {
-        *out = buf;
+        if (!mem) {
+            /* read into the scratch buffer: copy it out */
+            if (!(mem = malloc(lead + (size_t)h.size + 1))) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            memcpy(mem + lead, buf, (size_t)h.size);
+        }
+        *out = mem;
         *n = (size_t)h.size;
-        return 0;
+        mem = NULL;
+        goto out;
     }
     if (type != BLOCK_TYPE_ZSTD) {
         rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": unknown block type %u", what,
@@ -139,25 +206,29 @@ static int read_block(const struct table *t, struct block_handle h, const char *
                         h.offset);
         goto out;
     }
-    raw = malloc(rawn ? (size_t)rawn : 1);
+    uint8_t *raw = malloc(lead + (size_t)rawn + 1);
     ZSTD_DCtx *d = raw ? dctx_get() : NULL;
     if (!d) {
+        free(raw);
         rc = -ENOMEM;
         goto out;
     }
-    size_t r = ZSTD_decompressDCtx(d, raw, (size_t)rawn, buf, (size_t)h.size);
+    size_t r = ZSTD_decompressDCtx(d, raw + lead, (size_t)rawn, buf, (size_t)h.size);
     dctx_put(d);
     if (ZSTD_isError(r) || r != rawn) {
+        free(raw);
         rc = table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": zstd: %s", what, h.offset,
                         ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short output");
         goto out;
     }
     *out = raw;
     *n = (size_t)rawn;
-    raw = NULL;
 out:
-    free(buf);
-    free(raw);
+    if (mem) {
+        free(mem);
+    } else if (scratch_owned) {
+        free(buf);
+    }
     return rc;
 }
 
@@ -167,13 +238,9 @@ static int read_block_parsed(const struct table *t, struct block_handle h, const
     uint8_t *p;
     size_t n;
     *out = NULL;
-    int rc = read_block(t, h, what, &p, &n);
+    int rc = read_block(t, h, what, BLOCK_INLINE_LEAD, &p, &n);
     if (rc) return rc;
-    struct block *b = block_new(slice_make(p, n), p);
-    if (!b) {
-        free(p);
-        return -ENOMEM;
-    }
+    struct block *b = block_new_inline(p, n);
     if (b->err) {
         block_free(b);
         return table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad restart array", what,
@@ -572,7 +639,7 @@ int table_open(struct env_file *f, const char *path_for_errors, uint64_t file_si
         t->data_end = hs[FOOTER_RANGE_DEL].offset;
     }
     if (hs[FOOTER_FILTER].size || hs[FOOTER_FILTER].offset) {
-        rc = read_block(t, hs[FOOTER_FILTER], "filter", &t->filter, &t->filter_n);
+        rc = read_block(t, hs[FOOTER_FILTER], "filter", 0, &t->filter, &t->filter_n);
         if (rc) goto out;
         t->data_end = hs[FOOTER_FILTER].offset;
     }
