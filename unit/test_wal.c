@@ -28,7 +28,10 @@
 struct memenv {
     struct lsmer_env env;
     struct buffer data;
-    size_t limit; /* readers see at most this many bytes */
+    size_t limit;     /* readers see at most this many bytes */
+    uint64_t wb_next; /* start_writeback: where the next range must begin */
+    int wb_calls;
+    int wb_bad; /* a range that did not follow the last or went past the end */
 };
 struct memfile {
     struct env_file base;
@@ -67,6 +70,13 @@ static int mem_append(struct env_file *f, const void *buf, size_t n)
 {
     return buffer_append(&((struct memenv *)f->env)->data, buf, n);
 }
+static void mem_start_writeback(struct env_file *f, uint64_t off, uint64_t len)
+{
+    struct memenv *m = (struct memenv *)f->env;
+    if (off != m->wb_next || len == 0 || off + len > m->data.n) m->wb_bad = 1;
+    m->wb_next = off + len;
+    m->wb_calls++;
+}
 static int mem_sync(struct env_file *f)
 {
     (void)f;
@@ -88,6 +98,7 @@ static const struct env_ops mem_ops = {
     .append = mem_append,
     .sync = mem_sync,
     .size = mem_size,
+    .start_writeback = mem_start_writeback,
     .close = mem_close,
 };
 
@@ -766,6 +777,34 @@ static void prealloc_follows_syncs(void **state)
     free(dir);
 }
 
+/* Bulk appends are sent to disk behind the writer in 1 MiB steps (so the
+ * sync that ends a log has little left to write): ranges follow one
+ * another, never reach past what was appended, and the whole log but its
+ * last step has been sent. */
+static void writeback_behind_appends(void **state)
+{
+    (void)state;
+    struct memenv m;
+    mem_init(&m);
+    struct wal_writer *w = NULL;
+    assert_int_equal(wal_writer_open(&m.env, "log", 7, &w), 0);
+    uint8_t *rec = malloc(100000);
+    assert_non_null(rec);
+    memset(rec, 'r', 100000);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(wal_add_record(w, rec, 1000 + (size_t)i * 1999), 0);
+        assert_false(m.wb_bad);
+        assert_true(m.data.n - m.wb_next < (1u << 20) + 100000);
+    }
+    for (int i = 0; i < 60; i++) assert_int_equal(wal_add_record(w, rec, 100000), 0);
+    assert_false(m.wb_bad);
+    assert_true(m.wb_calls >= (int)(m.data.n >> 20) - 1);
+    assert_true(m.data.n - m.wb_next < (1u << 20) + 100000);
+    assert_int_equal(wal_writer_close(w), 0);
+    free(rec);
+    buffer_free(&m.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -780,6 +819,7 @@ int main(void)
         cmocka_unit_test(writer_sticky_error_and_power_loss),
         cmocka_unit_test(preallocated_tail),
         cmocka_unit_test(prealloc_follows_syncs),
+        cmocka_unit_test(writeback_behind_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,11 @@ struct env_ops {
      * appends land in them, so each later sync is cheaper; costs writing
      * them once) rather than reserve them (fallocate). */
     int (*prealloc)(struct env_file *f, uint64_t len, int written);
+    /* Optional (NULL: nothing): start writing [off, off + len) back to the
+     * disk without waiting for it. Not a durability point (a test env that
+     * simulates power loss must not count it as one); it only leaves less
+     * for a later sync to write, so that sync returns sooner. */
+    void (*start_writeback)(struct env_file *f, uint64_t off, uint64_t len);
 };
 
 struct lsmer_env {
@@ -99,6 +104,10 @@ static inline int env_sync(struct env_file *f)
 static inline int env_prealloc(struct env_file *f, uint64_t len, int written)
 {
     return f->env->ops->prealloc ? f->env->ops->prealloc(f, len, written) : -EOPNOTSUPP;
+}
+static inline void env_start_writeback(struct env_file *f, uint64_t off, uint64_t len)
+{
+    if (f->env->ops->start_writeback) f->env->ops->start_writeback(f, off, len);
 }
 static inline int env_size(struct env_file *f, uint64_t *out)
 {

@@ -53,7 +53,14 @@ struct wal_writer {
     uint64_t prealloc_from;  /* size when the last reservation was made */
     int prealloc_written;    /* reserve by writing zeros (see wal_add_record) */
     atomic_uint syncs;       /* wal_sync calls since the last reservation */
+    uint64_t writeback_from; /* appended bytes before this were sent to disk */
 };
+
+/* Bulk appends are sent to disk behind the writer in steps of this many
+ * bytes (sync_file_range, not waited for): the sync that ends a log at a
+ * memtable switch, taken by a writer with the database lock held, then
+ * finds little left to write. RocksDB's wal_bytes_per_sync. */
+#define WAL_WRITEBACK_STEP (1u << 20)
 
 void wal_writer_set_prealloc(struct wal_writer *w, uint64_t chunk, int written)
 {
@@ -153,6 +160,10 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
     }
     w->block_off = block_off;
     w->size += w->buf.n;
+    if (w->size - w->writeback_from >= WAL_WRITEBACK_STEP) {
+        env_start_writeback(w->f, w->writeback_from, w->size - w->writeback_from);
+        w->writeback_from = w->size;
+    }
     /* Do not keep a huge buffer around after one big record. */
     if (w->buf.cap > 4 * WAL_BLOCK_SIZE) buffer_free(&w->buf);
     return 0;
