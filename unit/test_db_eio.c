@@ -166,10 +166,56 @@ static void eio_in_wal(void **state)
     }
 }
 
+/* Found in review: a log given up after EIO holds writes that are durable
+ * only once its memtable reaches a table. Until then an lsmer_sync must not
+ * succeed (it returned 0: the new log had nothing unsynced), and then a
+ * power loss must not lose what was acknowledged before it. */
+static void bug_sync_succeeds_while_abandoned_log_unflushed(void **state)
+{
+    (void)state;
+    struct t x;
+    t_init(&x, "bug_sync_succeeds_while_abandoned_log_unflushed", test_seed("abandoned_sync"));
+    assert_int_equal(lsmer_put(x.db, "before", 6, "v", 1), 0);
+    /* every file sync fails: the WAL's, and the flush's table syncs */
+    fault_env_fail(x.env, FAULT_SYNC, 0, -EIO, 1);
+    assert_int_equal(lsmer_sync(x.db), -EIO);
+    /* Once a retry is due, the next write gives the log up (and is itself
+     * refused until the log's memtable is flushed, which cannot happen while
+     * syncs fail). Nothing can become durable meanwhile, so no sync may
+     * succeed, before or after the log is given up. */
+    double t0 = now_s();
+    int rc;
+    while (now_s() - t0 < 1.0) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        (void)lsmer_put(x.db, "later", 5, "v", 1);
+        if (lsmer_sync(x.db) == 0)
+            t_fail(&x, "lsmer_sync succeeded while nothing could be made durable", 0);
+    }
+    fault_env_clear(x.env);
+    t0 = now_s();
+    while ((rc = lsmer_sync(x.db)) != 0) {
+        if (now_s() - t0 > 20) t_fail(&x, "sync still fails 20 s after the disk came back", rc);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fault_env_crash(x.env);
+    lsmer_close(x.db);
+    x.db = NULL;
+    assert_int_equal(fault_env_restore(x.env), 0);
+    assert_int_equal(lsmer_open(x.dir, &x.o, &x.db), 0);
+    lsmer_buf b = {0};
+    if (lsmer_get(x.db, NULL, "before", 6, &b) != 0)
+        t_fail(&x, "a write acknowledged before a successful sync was lost", 0);
+    lsmer_buf_free(&b);
+    t_done(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(eio_in_wal),
+        cmocka_unit_test(bug_sync_succeeds_while_abandoned_log_unflushed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,7 +139,11 @@ static void posix_start_writeback(struct env_file *ef, uint64_t off, uint64_t le
 {
     struct posix_file *f = (struct posix_file *)ef;
     /* Best effort: an error here only means the later sync writes more. */
+#ifdef SYNC_FILE_RANGE_WRITE
     (void)sync_file_range(f->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)f, (void)off, (void)len;
+#endif
 }
 
 /* written: zeros through the page cache. ext4 (and XFS) keep fallocated

@@ -89,7 +89,7 @@ static void dctx_put(ZSTD_DCtx *d)
  * kept for its next block read (freed when the thread exits), so a block
  * read allocates only what it keeps. Blocks above SCRATCH_MAX (a huge
  * value) get a buffer of their own. */
-#define SCRATCH_MAX (1u << 20)
+#define SCRATCH_MAX (256u << 10)
 struct scratch {
     size_t cap;
     uint8_t data[];

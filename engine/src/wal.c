@@ -161,8 +161,10 @@ int wal_add_record(struct wal_writer *w, const void *data, size_t n)
     w->block_off = block_off;
     w->size += w->buf.n;
     if (w->size - w->writeback_from >= WAL_WRITEBACK_STEP) {
-        env_start_writeback(w->f, w->writeback_from, w->size - w->writeback_from);
-        w->writeback_from = w->size;
+        /* whole pages only: the next append dirties the last one again */
+        uint64_t end = w->size & ~(uint64_t)4095;
+        env_start_writeback(w->f, w->writeback_from, end - w->writeback_from);
+        w->writeback_from = end;
     }
     /* Do not keep a huge buffer around after one big record. */
     if (w->buf.cap > 4 * WAL_BLOCK_SIZE) buffer_free(&w->buf);
