@@ -667,7 +667,9 @@ static void preallocated_tail_mode(int written)
     char path[600];
     snprintf(path, sizeof(path), "%s/000009.log", dir);
     struct recs r = {0};
-    for (int i = 0; i < 200; i++) recs_add(&r, &rng, random_size(&rng) % 3000);
+    /* over 1 MiB in all, so the writer also starts writeback behind
+     * itself (sync_file_range) into the reserved file */
+    for (int i = 0; i < 1000; i++) recs_add(&r, &rng, random_size(&rng) % 3000);
     struct wal_writer *w;
     assert_int_equal(wal_writer_open(env, path, 9, &w), 0);
     wal_writer_set_prealloc(w, 256 << 10, written);
