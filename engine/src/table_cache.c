@@ -268,60 +268,11 @@ size_t table_cache_open_count(struct table_cache *tc)
 
 /* ---- iterator that holds its table --------------------------------------- */
 
-struct tc_iter {
-    struct iter base;
-    struct iter *in;
-    struct table_cache *tc;
-    struct tc_handle *h;
-};
-
-static int ti_valid(const struct iter *it)
+/* An iterator's end: the table it read may close now. */
+static void release_after_iter(void *tc, void *h)
 {
-    return iter_valid(((const struct tc_iter *)it)->in);
+    table_cache_release(tc, h);
 }
-static void ti_seek_first(struct iter *it)
-{
-    iter_seek_first(((struct tc_iter *)it)->in);
-}
-static void ti_seek_last(struct iter *it)
-{
-    iter_seek_last(((struct tc_iter *)it)->in);
-}
-static void ti_seek(struct iter *it, struct slice target)
-{
-    iter_seek(((struct tc_iter *)it)->in, target);
-}
-static void ti_next(struct iter *it)
-{
-    iter_next(((struct tc_iter *)it)->in);
-}
-static void ti_prev(struct iter *it)
-{
-    iter_prev(((struct tc_iter *)it)->in);
-}
-static struct slice ti_key(const struct iter *it)
-{
-    return iter_key(((const struct tc_iter *)it)->in);
-}
-static struct slice ti_value(const struct iter *it)
-{
-    return iter_value(((const struct tc_iter *)it)->in);
-}
-static int ti_status(const struct iter *it)
-{
-    return iter_status(((const struct tc_iter *)it)->in);
-}
-static void ti_destroy(struct iter *it)
-{
-    struct tc_iter *ti = (struct tc_iter *)it;
-    iter_destroy(ti->in); /* before the table can close */
-    table_cache_release(ti->tc, ti->h);
-    free(ti);
-}
-
-static const struct iter_ops tc_iter_ops = {ti_valid,  ti_seek_first, ti_seek_last, ti_seek,
-                                            ti_next,   ti_prev,       ti_key,       ti_value,
-                                            ti_status, ti_destroy};
 
 struct iter *table_cache_iter(struct table_cache *tc, const struct file_meta *f)
 {
@@ -329,16 +280,5 @@ struct iter *table_cache_iter(struct table_cache *tc, const struct file_meta *f)
     struct tc_handle *h;
     int rc = table_cache_get(tc, f, &t, &h);
     if (rc) return iter_new_empty(rc);
-    struct tc_iter *ti = malloc(sizeof(*ti));
-    struct iter *in = ti ? table_iter(t) : NULL;
-    if (!ti || !in) {
-        free(ti);
-        table_cache_release(tc, h);
-        return iter_new_empty(-ENOMEM);
-    }
-    ti->base.ops = &tc_iter_ops;
-    ti->in = in;
-    ti->tc = tc;
-    ti->h = h;
-    return &ti->base;
+    return table_iter_owned(t, release_after_iter, tc, h);
 }

@@ -308,6 +308,8 @@ struct table_iter {
     uint64_t blk_off;
     unsigned run; /* data blocks loaded by stepping since the last seek */
     int status;
+    void (*on_destroy)(void *a, void *b); /* table_iter_owned */
+    void *on_destroy_a, *on_destroy_b;
 };
 
 /* Keeps it->data's key buffer for the next block: a scan crosses blocks
@@ -484,8 +486,10 @@ static void ti_cleanup(struct table_iter *it)
 
 static void ti_destroy(struct iter *base)
 {
-    ti_cleanup((struct table_iter *)base);
-    free(base);
+    struct table_iter *it = (struct table_iter *)base;
+    ti_cleanup(it); /* lets go of the table before its owner may close it */
+    if (it->on_destroy) it->on_destroy(it->on_destroy_a, it->on_destroy_b);
+    free(it);
 }
 
 static const struct iter_ops table_iter_ops = {
@@ -717,9 +721,21 @@ out:
 
 struct iter *table_iter(struct table *t)
 {
+    return table_iter_owned(t, NULL, NULL, NULL);
+}
+
+struct iter *table_iter_owned(struct table *t, void (*on_destroy)(void *a, void *b), void *a,
+                              void *b)
+{
     struct table_iter *it = malloc(sizeof(*it));
-    if (!it) return iter_new_empty(-ENOMEM);
+    if (!it) {
+        if (on_destroy) on_destroy(a, b);
+        return iter_new_empty(-ENOMEM);
+    }
     ti_init(it, t);
+    it->on_destroy = on_destroy;
+    it->on_destroy_a = a;
+    it->on_destroy_b = b;
     return &it->base;
 }
 

@@ -50,6 +50,12 @@ int table_get(struct table *t, struct slice lookup_ikey, struct buffer *ikey_out
 /* An iterator over the point entries (internal keys). Never NULL; on
  * -ENOMEM an empty iterator with that status. */
 struct iter *table_iter(struct table *t);
+/* The same, calling on_destroy(a, b) once it is destroyed and no longer
+ * uses the table (the table cache releases the table's handle there: no
+ * wrapper iterator between the merge and the table). On -ENOMEM
+ * on_destroy is called at once. */
+struct iter *table_iter_owned(struct table *t, void (*on_destroy)(void *a, void *b), void *a,
+                              void *b);
 
 /* The tombstones: keys (start, seq, TYPE_RANGE_DELETE), values end user
  * keys, in internal-key order. Never NULL. */
