@@ -482,6 +482,17 @@ static void *gc_syncer_main(void *arg)
     return NULL;
 }
 
+/* Default options over a fresh fault env (returned; fault_env_free it). */
+static struct lsmer_env *fault_options(lsmer_options *o)
+{
+    struct lsmer_env *env = fault_env_new(env_posix_default());
+    assert_non_null(env);
+    lsmer_options_init(o);
+    o->log_level = LSMER_LOG_ERROR;
+    o->env = env;
+    return env;
+}
+
 static void group_commit_durability(void **state)
 {
     (void)state;
@@ -490,12 +501,8 @@ static void group_commit_durability(void **state)
     for (int round = 0; round < rounds; round++) {
         atomic_store(&g_stop, 0);
         char *dir = test_tmpdir("mt-gc");
-        struct lsmer_env *env = fault_env_new(env_posix_default());
-        assert_non_null(env);
         lsmer_options o;
-        lsmer_options_init(&o);
-        o.log_level = LSMER_LOG_ERROR;
-        o.env = env;
+        struct lsmer_env *env = fault_options(&o);
         o.memtable_size = 64 << 10;
         lsmer_db *db = NULL;
         assert_int_equal(lsmer_open(dir, &o, &db), 0);
@@ -622,12 +629,8 @@ static void group_commit_covers_every_writer(void **state)
 {
     (void)state;
     char *dir = test_tmpdir("mt-cover");
-    struct lsmer_env *env = fault_env_new(env_posix_default());
-    assert_non_null(env);
     lsmer_options o;
-    lsmer_options_init(&o);
-    o.log_level = LSMER_LOG_ERROR;
-    o.env = env;
+    struct lsmer_env *env = fault_options(&o);
     lsmer_db *db = NULL;
     assert_int_equal(lsmer_open(dir, &o, &db), 0);
     fault_env_on_sync(env, slow_sync, NULL);

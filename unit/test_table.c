@@ -280,6 +280,19 @@ static void check_table(struct table *t, const struct ent *e, size_t n, int full
     buffer_free(&lk);
 }
 
+/* Opens the table built in file and checks all of it, every key a get. */
+static void open_and_check(struct buffer *file, const struct table_options *opt,
+                           const struct ent *e, size_t n)
+{
+    struct mem_file f;
+    mem_init(&f, file);
+    int rc;
+    struct table *t = open_mem(&f, opt, 1, &rc);
+    assert_int_equal(rc, 0);
+    check_table(t, e, n, 1);
+    table_close(t);
+}
+
 /* Absent keys: the filter rules most out, and never a present one. */
 static void check_bloom(struct table *t, const struct ent *e, size_t n)
 {
@@ -598,13 +611,7 @@ static void mixed_stored_blocks(void **state)
         /* both kinds are there: half the values shrink to almost nothing */
         assert_true(file.n < n * 3000 * 3 / 4);
         assert_true(file.n > n * 3000 / 3);
-        struct mem_file f;
-        mem_init(&f, &file);
-        int rc;
-        struct table *t = open_mem(&f, &opt, 1, &rc);
-        assert_int_equal(rc, 0);
-        check_table(t, e, n, 1);
-        table_close(t);
+        open_and_check(&file, &opt, e, n);
         block_cache_free(opt.cache);
         buffer_free(&file);
     }
@@ -628,13 +635,7 @@ static void big_values(void **state)
     table_options_init(&opt);
     struct buffer file = BUFFER_INIT;
     build(&file, &opt, e, n, NULL, 0);
-    struct mem_file f;
-    mem_init(&f, &file);
-    int rc;
-    struct table *t = open_mem(&f, &opt, 1, &rc);
-    assert_int_equal(rc, 0);
-    check_table(t, e, n, 1);
-    table_close(t);
+    open_and_check(&file, &opt, e, n);
     buffer_free(&file);
     free_entries(e, n);
 }
