@@ -192,6 +192,12 @@ int batch_iterate(struct slice rep,
      * memtable) never applies half of a malformed batch. */
     int rc = batch_walk(rep, NULL, NULL, NULL);
     if (rc) return rc;
+    /* Its records take the sequences seq, seq + 1, ...: all must fit in an
+     * internal key's 56 bits (a record past the end could only come from
+     * damage that kept its checksum). Found by fuzz_batch. */
+    uint64_t seq = batch_sequence(rep);
+    uint32_t n = batch_count_rep(rep);
+    if (n && (seq > SEQ_MAX || n - 1 > SEQ_MAX - seq)) return -LSMER_ECORRUPT;
     return batch_walk(rep, fn, arg, NULL);
 }
 
