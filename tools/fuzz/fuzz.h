@@ -30,5 +30,8 @@ void fuzz_seed_inputs(fuzz_add_fn add, void *arg);
  * contents. Both return 0 or -1 with errno. */
 int fuzz_scratch_path(const char *target, char *out, size_t cap);
 int fuzz_write_file(const char *path, const uint8_t *data, size_t size);
+/* Hands the contents of the file at path (up to 1 MiB) to add, as a seed
+ * input written by one of the engine's real writers. */
+void fuzz_add_file(const char *path, fuzz_add_fn add, void *arg);
 
 #endif /* LSMER_FUZZ_H */

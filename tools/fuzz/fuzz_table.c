@@ -120,13 +120,7 @@ void fuzz_seed_inputs(fuzz_add_fn add, void *arg)
         table_builder_free(b);
         env_close(f);
         buffer_free(&k);
-        FILE *in = fopen(p, "rb");
-        if (!in) return;
-        uint8_t *buf = malloc(1u << 20);
-        size_t got = buf ? fread(buf, 1, 1u << 20, in) : 0;
-        fclose(in);
-        if (buf) add(arg, buf, got);
-        free(buf);
+        fuzz_add_file(p, add, arg);
     }
     unlink(p);
 }

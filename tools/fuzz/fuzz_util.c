@@ -1,6 +1,7 @@
 /* fuzz_util.c — scratch files for file-shaped fuzz inputs (see fuzz.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,17 @@ int fuzz_scratch_path(const char *target, char *out, size_t cap)
         return -1;
     }
     return 0;
+}
+
+void fuzz_add_file(const char *path, fuzz_add_fn add, void *arg)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    uint8_t *buf = malloc(1u << 20);
+    size_t n = buf ? fread(buf, 1, 1u << 20, f) : 0;
+    fclose(f);
+    if (buf) add(arg, buf, n);
+    free(buf);
 }
 
 int fuzz_write_file(const char *path, const uint8_t *data, size_t size)

@@ -67,13 +67,7 @@ void fuzz_seed_inputs(fuzz_add_fn add, void *arg)
         }
         wal_sync(w);
         wal_writer_close(w);
-        FILE *f = fopen(p, "rb");
-        if (!f) return;
-        uint8_t *buf = malloc(1u << 20);
-        size_t n = buf ? fread(buf, 1, 1u << 20, f) : 0;
-        fclose(f);
-        if (buf) add(arg, buf, n);
-        free(buf);
+        fuzz_add_file(p, add, arg);
     }
     unlink(p);
 }
