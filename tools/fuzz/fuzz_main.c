@@ -10,11 +10,12 @@
  * Inputs are the seed inputs mutated a few times each (bit flips, bytes set
  * to edge values, ranges inserted, deleted, copied or cut off, pieces of
  * two inputs joined); some mutants join the pool, so damage accumulates.
- * Everything follows from the seed, which is printed. Under a sanitizer a
- * failing input is also written to crash-T-SEED-RUN.bin in the current
- * directory.
+ * Everything follows from the seed, which is printed. A failing input
+ * (a sanitizer report, an abort, a fault) is also written to
+ * crash-T-SEED-RUN.bin in the current directory.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static uint64_t seed;
 static uint64_t run;
 static const uint8_t *cur;
 static size_t cur_n;
+static const char *replaying; /* the file being run, in FILE mode */
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
@@ -75,9 +77,12 @@ static void pool_add(void *arg, const uint8_t *bytes, size_t n)
     pool[npool++] = (struct input){p, n};
 }
 
-#ifdef FUZZ_SANITIZER
 static void save_crash(void)
 {
+    if (replaying) {
+        fprintf(stderr, "%s: %s fails\n", target, replaying);
+        return;
+    }
     char name[256];
     snprintf(name, sizeof(name), "crash-%s-%llu-%llu.bin", target, (unsigned long long)seed,
              (unsigned long long)run);
@@ -85,7 +90,21 @@ static void save_crash(void)
             (unsigned long long)run, (unsigned long long)seed, name);
     if (cur) fuzz_write_file(name, cur, cur_n);
 }
-#endif
+
+/* Without a sanitizer: the same on a fatal signal (a target's own check
+ * aborts; a wild pointer faults), then the signal's default action. Not
+ * async-signal-safe, but the process is dying and a lost input is the
+ * worst outcome. */
+static void on_fatal_signal(int sig)
+{
+    static volatile sig_atomic_t once;
+    if (!once) {
+        once = 1;
+        save_crash();
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 /* buf holds n bytes with room for cap; returns the new length. */
 static size_t mutate_once(uint8_t *buf, size_t n, size_t cap)
@@ -156,7 +175,9 @@ static int run_file(const char *path)
     if (!buf) return 1;
     cur = buf;
     cur_n = n;
+    replaying = path;
     LLVMFuzzerTestOneInput(buf, n);
+    replaying = NULL;
     free(buf);
     printf("%s: %s: ok (%zu bytes)\n", target, path, n);
     return 0;
@@ -213,6 +234,9 @@ int main(int argc, char **argv)
     }
 #ifdef FUZZ_SANITIZER
     __sanitizer_set_death_callback(save_crash);
+#else
+    static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) signal(fatal[i], on_fatal_signal);
 #endif
     if (first_file < argc) {
         int rc = 0;
@@ -245,7 +269,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     uint8_t *buf = malloc(INPUT_MAX);
     if (!buf) return 1;
-    for (size_t i = 0; i < nseeds; i++) LLVMFuzzerTestOneInput(pool[i].p, pool[i].n);
+    for (size_t i = 0; i < nseeds; i++) { /* the seed inputs as they are (run 0) */
+        cur = pool[i].p;
+        cur_n = pool[i].n;
+        LLVMFuzzerTestOneInput(cur, cur_n);
+    }
     double t0 = now_s();
     for (run = 0; runs ? run < runs : now_s() - t0 < seconds; run++) {
         const struct input *base = &pool[below(npool)];
