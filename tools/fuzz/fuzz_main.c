@@ -91,6 +91,7 @@ static void save_crash(void)
     if (cur) fuzz_write_file(name, cur, cur_n);
 }
 
+#ifndef FUZZ_SANITIZER
 /* Without a sanitizer: the same on a fatal signal (a target's own check
  * aborts; a wild pointer faults), then the signal's default action. Not
  * async-signal-safe, but the process is dying and a lost input is the
@@ -105,6 +106,7 @@ static void on_fatal_signal(int sig)
     signal(sig, SIG_DFL);
     raise(sig);
 }
+#endif
 
 /* buf holds n bytes with room for cap; returns the new length. */
 static size_t mutate_once(uint8_t *buf, size_t n, size_t cap)
