@@ -126,27 +126,26 @@ static int block_check(struct block *b)
     return 0;
 }
 
-struct block *block_new(struct slice contents, void *owned)
+static struct block *block_init(struct block *b, const uint8_t *data, size_t n, void *owned)
 {
-    struct block *b = calloc(1, sizeof(*b));
-    if (!b) return NULL;
-    b->data = contents.p;
-    b->size = contents.n;
+    memset(b, 0, sizeof(*b));
+    b->data = data;
+    b->size = n;
     b->owned = owned;
     b->err = block_check(b);
     if (b->err) b->nrestarts = 0, b->restarts_off = 0;
     return b;
 }
 
+struct block *block_new(struct slice contents, void *owned)
+{
+    struct block *b = malloc(sizeof(*b));
+    return b ? block_init(b, contents.p, contents.n, owned) : NULL;
+}
+
 struct block *block_new_inline(uint8_t *mem, size_t n)
 {
-    struct block *b = (struct block *)(void *)mem;
-    memset(b, 0, sizeof(*b));
-    b->data = mem + BLOCK_INLINE_LEAD;
-    b->size = n;
-    b->err = block_check(b);
-    if (b->err) b->nrestarts = 0, b->restarts_off = 0;
-    return b;
+    return block_init((struct block *)(void *)mem, mem + BLOCK_INLINE_LEAD, n, NULL);
 }
 
 void block_free(struct block *b)

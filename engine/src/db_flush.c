@@ -164,11 +164,13 @@ int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struc
     /* The user key that ended the previous table: the next table's
      * tombstones start there. */
     struct buffer lo = BUFFER_INIT, prev = BUFFER_INIT;
-    int first = 1, have_prev = 0;
+    int first = 1, partition = db->opt.table_partition != NULL;
     if (!rc && it) {
         for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
             struct slice ik = iter_key(it), uk = ikey_user(ik);
-            if (have_prev && db->opt.table_partition && !table_builder_empty(o.tb) &&
+            /* prev is the last key added: set whenever the table is not
+             * empty (and kept only with a partition to ask) */
+            if (partition && !table_builder_empty(o.tb) &&
                 slice_compare(uk, buffer_slice(&prev)) != 0 &&
                 db->opt.table_partition(db->opt.table_partition_arg, prev.p, prev.n, uk.p, uk.n)) {
                 rc = finish_into(db, &o, rdels, first ? slice_make(NULL, 0) : buffer_slice(&lo), uk,
@@ -179,9 +181,8 @@ int db_build_tables(struct lsmer_db *db, int level, struct iter *it, const struc
                 if (rc) break;
             }
             rc = table_builder_add(o.tb, ik, iter_value(it));
-            if (!rc) rc = buffer_set(&prev, uk.p, uk.n);
+            if (!rc && partition) rc = buffer_set(&prev, uk.p, uk.n);
             if (rc) break;
-            have_prev = 1;
         }
         if (!rc) rc = iter_status(it);
     }

@@ -337,8 +337,9 @@ static int wait_durable_once_locked(struct lsmer_db *db, uint64_t wal_number, ui
     for (;;) {
         /* A log given up after EIO (abandon_wal_locked) was not synced
          * whole: its bytes are durable only once its memtable is in a
-         * table, so they are reported failed, as its failed sync was. */
-        if (db->wal_abandoned && wal_number == db->wal_abandoned)
+         * table, so they are reported failed, as its failed sync was; so is
+         * a wait on a later log meanwhile (a bare sync: it covers them). */
+        if (db->wal_abandoned && wal_number >= db->wal_abandoned)
             return db->wal_error ? db->wal_error : -EIO;
         if (db->wal_number != wal_number || db->wal_synced >= offset) return 0;
         if (db->bg_error && (db->soft_causes & DB_SOFT_WAL || db->bg_error_hard))
@@ -418,11 +419,8 @@ static int db_write_impl(struct lsmer_db *db, const lsmer_batch *b, const struct
 
     pthread_mutex_lock(&db->mu);
     if (!b && !op) {
-        /* A bare sync: everything appended so far, which includes a log
-         * given up after EIO until its memtable is in a table. */
-        int rc = db->wal_abandoned
-                     ? (db->wal_error ? db->wal_error : -EIO)
-                     : wait_durable_locked(db, &w.durable, db->wal_number, db->wal_appended);
+        /* A bare sync: everything appended so far. */
+        int rc = wait_durable_locked(db, &w.durable, db->wal_number, db->wal_appended);
         pthread_mutex_unlock(&db->mu);
         pthread_cond_destroy(&w.cv);
         return rc;

@@ -131,7 +131,7 @@ static uint8_t *scratch_get(size_t n, int *owned)
  * one malloc'd allocation: lead bytes for the caller (a struct block's
  * header) and then the block's (decompressed) contents, which start at
  * *out + lead and are *n bytes long. */
-static int read_block(const struct table *t, struct block_handle h, const char *what, size_t lead,
+static int read_block(struct table *t, struct block_handle h, const char *what, size_t lead,
                       uint8_t **out, size_t *n)
 {
     *out = NULL;
@@ -152,8 +152,7 @@ static int read_block(const struct table *t, struct block_handle h, const char *
     size_t len = (size_t)h.size + BLOCK_TRAILER_SIZE, got = 0;
     int scratch_owned = 0;
     uint8_t *mem = NULL, *buf;
-    struct table *mt = (struct table *)t; /* the guess is only a hint */
-    if (atomic_load_explicit(&mt->stored_plain, memory_order_relaxed)) {
+    if (atomic_load_explicit(&t->stored_plain, memory_order_relaxed)) {
         mem = malloc(lead + len);
         buf = mem ? mem + lead : NULL;
     } else {
@@ -171,7 +170,7 @@ static int read_block(const struct table *t, struct block_handle h, const char *
         goto out;
     }
     uint8_t type = buf[h.size];
-    atomic_store_explicit(&mt->stored_plain, type == BLOCK_TYPE_NONE, memory_order_relaxed);
+    atomic_store_explicit(&t->stored_plain, type == BLOCK_TYPE_NONE, memory_order_relaxed);
     if (t->opt.verify_checksums) {
         uint32_t want = crc32c_unmask(get_fixed32(buf + h.size + 1));
         if (crc32c(buf, (size_t)h.size + 1) != want) {
@@ -232,7 +231,7 @@ out:
     return rc;
 }
 
-static int read_block_parsed(const struct table *t, struct block_handle h, const char *what,
+static int read_block_parsed(struct table *t, struct block_handle h, const char *what,
                              struct block **out)
 {
     uint8_t *p;
