@@ -1,6 +1,7 @@
 /* test_block_cache.c — LRU order, byte capacity, reference counting
  * (evicted-while-pinned entries live until released), replacement, erase by
- * file, capacity 0, and statistics. */
+ * file, capacity 0, statistics, the open-addressing table against a model,
+ * and handles embedded in their value's allocation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -241,6 +242,130 @@ static void random_against_model(void **state)
     for (int i = 0; i < next; i++) assert_int_equal(deleted[i], 1);
 }
 
+/* The table holds exactly what was inserted and not replaced or erased:
+ * every such key is found, every other key misses, and the usage is the sum
+ * of their charges (an entry in the table but unreachable from its probe
+ * start would show as a miss with its charge still counted). Many keys per
+ * file, replacements and erases move entries around in the open-addressing
+ * table. */
+#define MODEL_FILES 8
+#define MODEL_OFFSETS 512
+static void table_holds_exactly_the_model(void **state)
+{
+    (void)state;
+    reset();
+    struct rng r;
+    rng_init(&r, test_seed("test_block_cache.exact"));
+    struct block_cache *c = block_cache_new(1 << 30); /* nothing is evicted */
+    static int model[MODEL_FILES][MODEL_OFFSETS];     /* value + 1, 0 when absent */
+    memset(model, 0, sizeof(model));
+    int next = 0;
+    for (int op = 0; op < 6000; op++) {
+        uint64_t f = rng_uniform(&r, MODEL_FILES), off = rng_uniform(&r, MODEL_OFFSETS);
+        if (rng_uniform(&r, 200) == 0) {
+            block_cache_erase_file(c, f);
+            memset(model[f], 0, sizeof(model[f]));
+        } else {
+            int v = next++ % NVALS;
+            deleted[v] = 0;
+            insert_release(c, f, off, v, 7);
+            model[f][off] = v + 1;
+        }
+        if (op % 500 != 499) continue;
+        uint64_t held = 0;
+        for (uint64_t i = 0; i < MODEL_FILES; i++)
+            for (uint64_t j = 0; j < MODEL_OFFSETS; j++) {
+                assert_int_equal(get(c, i, j), model[i][j] - 1);
+                held += model[i][j] != 0;
+            }
+        struct block_cache_stats s;
+        block_cache_get_stats(c, &s);
+        assert_int_equal(s.usage, held * 7);
+    }
+    block_cache_free(c);
+}
+
+/* Under eviction: whatever a lookup finds is the key's latest value, and
+ * the usage is exactly the charge of what lookups can find. */
+static void evicting_table_stays_reachable(void **state)
+{
+    (void)state;
+    reset();
+    struct rng r;
+    rng_init(&r, test_seed("test_block_cache.evicting"));
+    struct block_cache *c = block_cache_new(16 * 64);
+    static int latest[4096];
+    memset(latest, 0, sizeof(latest));
+    for (int op = 0; op < 20000; op++) {
+        uint64_t off = rng_uniform(&r, 4096);
+        int v = op % NVALS;
+        deleted[v] = 0;
+        insert_release(c, 3, off, v, 1);
+        latest[off] = v + 1;
+        if (op % 1000 != 999) continue;
+        uint64_t found = 0;
+        for (uint64_t j = 0; j < 4096; j++) {
+            int got = get(c, 3, j);
+            if (got < 0) continue;
+            assert_int_equal(got, latest[j] - 1);
+            found++;
+        }
+        struct block_cache_stats s;
+        block_cache_get_stats(c, &s);
+        assert_int_equal(s.usage, found);
+        assert_true(found <= 16 * 64 && found > 0);
+    }
+    block_cache_free(c);
+}
+
+/* Handles built inside the value's own allocation (as data blocks do): the
+ * deleter frees both, once, after the last release; the leak and
+ * use-after-free checks of the sanitizer build see any mistake. */
+struct embedded {
+    int v;
+    _Alignas(16) unsigned char handle[BLOCK_CACHE_HANDLE_SIZE];
+};
+static int embedded_freed;
+static void embedded_del(void *p)
+{
+    embedded_freed++;
+    free(p);
+}
+
+static struct cache_handle *embedded_insert(struct block_cache *c, uint64_t f, uint64_t off, int v)
+{
+    struct embedded *e = malloc(sizeof(*e));
+    assert_non_null(e);
+    e->v = v;
+    return block_cache_insert_at(c, e->handle, f, off, e, sizeof(*e), embedded_del);
+}
+
+static void embedded_handles(void **state)
+{
+    (void)state;
+    embedded_freed = 0;
+    struct block_cache *c = block_cache_new(16 * 4 * sizeof(struct embedded));
+    /* Held across its eviction and its replacement. */
+    struct cache_handle *pinned = embedded_insert(c, 1, 0, -1);
+    struct cache_handle *h = embedded_insert(c, 1, 0, -2); /* replaces, pinned stays alive */
+    block_cache_release(c, h);
+    int inserted = 2;
+    for (int i = 0; i < 1000; i++, inserted++)
+        block_cache_release(c, embedded_insert(c, 2, (uint64_t)i, i));
+    assert_int_equal(((struct embedded *)cache_handle_value(pinned))->v, -1);
+    int freed_before = embedded_freed;
+    block_cache_release(c, pinned);
+    assert_int_equal(embedded_freed, freed_before + 1);
+    /* Capacity 0: the handle owns its value until release. */
+    struct block_cache *z = block_cache_new(0);
+    block_cache_release(z, embedded_insert(z, 1, 1, 7));
+    assert_int_equal(embedded_freed, freed_before + 2);
+    block_cache_free(z);
+    block_cache_erase_file(c, 2);
+    block_cache_free(c);
+    assert_int_equal(embedded_freed, inserted + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +376,9 @@ int main(void)
         cmocka_unit_test(erase_file_only_that_file),
         cmocka_unit_test(capacity_zero),
         cmocka_unit_test(random_against_model),
+        cmocka_unit_test(table_holds_exactly_the_model),
+        cmocka_unit_test(evicting_table_stays_reachable),
+        cmocka_unit_test(embedded_handles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

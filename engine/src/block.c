@@ -143,9 +143,9 @@ struct block *block_new(struct slice contents, void *owned)
     return b ? block_init(b, contents.p, contents.n, owned) : NULL;
 }
 
-struct block *block_new_inline(uint8_t *mem, size_t n)
+struct block *block_new_inline(uint8_t *mem, size_t lead, size_t n)
 {
-    return block_init((struct block *)(void *)mem, mem + BLOCK_INLINE_LEAD, n, NULL);
+    return block_init((struct block *)(void *)mem, mem + lead, n, NULL);
 }
 
 void block_free(struct block *b)

@@ -76,11 +76,13 @@ struct block {
  * (owned is then NOT freed); a malformed block is returned with err set. */
 struct block *block_new(struct slice contents, void *owned);
 /* A block whose header and contents share one allocation (one malloc per
- * block read): mem, from malloc, holds BLOCK_INLINE_LEAD bytes for the
- * header and then the n bytes of contents. Cannot fail (the memory is
- * given); a malformed block comes back with err set. block_free frees mem. */
+ * block read): mem, from malloc, holds the header in its first
+ * BLOCK_INLINE_LEAD bytes and the n bytes of contents from mem + lead
+ * (lead >= BLOCK_INLINE_LEAD; the bytes between are the caller's, e.g. for
+ * a cache handle). Cannot fail (the memory is given); a malformed block
+ * comes back with err set. block_free frees mem. */
 #define BLOCK_INLINE_LEAD ((sizeof(struct block) + 15) & ~(size_t)15)
-struct block *block_new_inline(uint8_t *mem, size_t n);
+struct block *block_new_inline(uint8_t *mem, size_t lead, size_t n);
 void block_free(struct block *b);
 /* Bytes held (for cache charges). */
 size_t block_memory(const struct block *b);

@@ -48,6 +48,16 @@ struct cache_handle *block_cache_lookup(struct block_cache *c, uint64_t file, ui
 struct cache_handle *block_cache_insert(struct block_cache *c, uint64_t file, uint64_t offset,
                                         void *data, size_t charge, void (*deleter)(void *data));
 
+/* Bytes a handle takes, for block_cache_insert_at. */
+#define BLOCK_CACHE_HANDLE_SIZE 96
+/* As block_cache_insert, but the handle is built in handle_mem
+ * (BLOCK_CACHE_HANDLE_SIZE bytes, aligned for pointers) that the caller
+ * allocated together with data: the deleter frees both, and the cache
+ * allocates nothing. Cannot fail. */
+struct cache_handle *block_cache_insert_at(struct block_cache *c, void *handle_mem, uint64_t file,
+                                           uint64_t offset, void *data, size_t charge,
+                                           void (*deleter)(void *data));
+
 void *cache_handle_value(const struct cache_handle *h);
 /* NULL is a no-op. */
 void block_cache_release(struct block_cache *c, struct cache_handle *h);

@@ -231,15 +231,17 @@ out:
     return rc;
 }
 
-static int read_block_parsed(struct table *t, struct block_handle h, const char *what,
+/* lead: bytes before the contents, at least BLOCK_INLINE_LEAD (more leaves
+ * room for a cache handle after the block header). */
+static int read_block_parsed(struct table *t, struct block_handle h, const char *what, size_t lead,
                              struct block **out)
 {
     uint8_t *p;
     size_t n;
     *out = NULL;
-    int rc = read_block(t, h, what, BLOCK_INLINE_LEAD, &p, &n);
+    int rc = read_block(t, h, what, lead, &p, &n);
     if (rc) return rc;
-    struct block *b = block_new_inline(p, n);
+    struct block *b = block_new_inline(p, lead, n);
     if (b->err) {
         block_free(b);
         return table_fail(t, -LSMER_ECORRUPT, "%s block at %" PRIu64 ": bad restart array", what,
@@ -267,13 +269,12 @@ static int data_block_get(struct table *t, struct block_handle h, int fill, stru
         *out = cache_handle_value(*ch);
         return 0;
     }
-    int rc = read_block_parsed(t, h, "data", out);
-    if (rc || !c || !fill) return rc;
-    *ch = block_cache_insert(c, t->number, h.offset, *out, block_memory(*out), block_deleter);
-    if (!*ch) {
-        *out = NULL;
-        return -ENOMEM;
-    }
+    if (!c || !fill) return read_block_parsed(t, h, "data", BLOCK_INLINE_LEAD, out);
+    /* The cache's handle shares the block's allocation. */
+    int rc = read_block_parsed(t, h, "data", BLOCK_INLINE_LEAD + BLOCK_CACHE_HANDLE_SIZE, out);
+    if (rc) return rc;
+    *ch = block_cache_insert_at(c, (uint8_t *)*out + BLOCK_INLINE_LEAD, t->number, h.offset, *out,
+                                block_memory(*out) + BLOCK_CACHE_HANDLE_SIZE, block_deleter);
     return 0;
 }
 
@@ -631,13 +632,17 @@ int table_open(struct env_file *f, const char *path_for_errors, uint64_t file_si
     int rc = -ENOMEM;
     if (!t->path) goto out;
     if ((rc = parse_footer(t, hs))) goto out;
-    if ((rc = read_block_parsed(t, hs[FOOTER_INDEX], "index", &t->index))) goto out;
-    if ((rc = read_block_parsed(t, hs[FOOTER_PROPS], "properties", &t->props_block))) goto out;
+    if ((rc = read_block_parsed(t, hs[FOOTER_INDEX], "index", BLOCK_INLINE_LEAD, &t->index)))
+        goto out;
+    if ((rc = read_block_parsed(t, hs[FOOTER_PROPS], "properties", BLOCK_INLINE_LEAD,
+                                &t->props_block)))
+        goto out;
     if ((rc = parse_props(t))) goto out;
     t->props.format_version = TABLE_FORMAT_VERSION;
     t->data_end = hs[FOOTER_PROPS].offset;
     if (hs[FOOTER_RANGE_DEL].size || hs[FOOTER_RANGE_DEL].offset) {
-        rc = read_block_parsed(t, hs[FOOTER_RANGE_DEL], "range-deletion", &t->rdel_block);
+        rc = read_block_parsed(t, hs[FOOTER_RANGE_DEL], "range-deletion", BLOCK_INLINE_LEAD,
+                               &t->rdel_block);
         if (rc) goto out;
         t->data_end = hs[FOOTER_RANGE_DEL].offset;
     }
