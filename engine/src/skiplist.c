@@ -31,6 +31,19 @@ static void sl_set_next(struct skiplist_node *n, int level, struct skiplist_node
     atomic_store_explicit(&n->next[level], x, memory_order_release);
 }
 
+/* A search at x, about to compare x's successor next at level: if next
+ * proves too far, the search continues with x's successor one level down,
+ * a node it has not touched. Start loading that one now, so that the two
+ * cache misses overlap instead of following each other. */
+static void sl_prefetch_down(const struct skiplist_node *x, int level,
+                             const struct skiplist_node *next)
+{
+    if (level == 0 || !next) return;
+    const struct skiplist_node *down = atomic_load_explicit(
+        (_Atomic(struct skiplist_node *) *)&x->next[level - 1], memory_order_relaxed);
+    if (down != next) __builtin_prefetch(down);
+}
+
 static struct skiplist_node *sl_new_node(struct skiplist *sl, const uint8_t *entry, int height)
 {
     size_t sz = sizeof(struct skiplist_node) + sizeof(_Atomic(struct skiplist_node *)) * height;
@@ -88,6 +101,7 @@ static struct skiplist_node *sl_find_ge(const struct skiplist *sl, const uint8_t
     int level = sl_height(sl) - 1;
     for (;;) {
         struct skiplist_node *next = sl_next(x, level);
+        sl_prefetch_down(x, level, next);
         if (next && sl->cmp(sl->cmp_arg, next->entry, key) < 0) {
             x = next;
             continue;
@@ -105,6 +119,7 @@ static struct skiplist_node *sl_find_lt(const struct skiplist *sl, const uint8_t
     int level = sl_height(sl) - 1;
     for (;;) {
         struct skiplist_node *next = sl_next(x, level);
+        sl_prefetch_down(x, level, next);
         if (next && sl->cmp(sl->cmp_arg, next->entry, key) < 0) {
             x = next;
             continue;
