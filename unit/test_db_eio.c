@@ -31,73 +31,19 @@
 #include "model.h"
 #include "testutil.h"
 
-struct t {
-    uint64_t seed;
-    const char *name;
-    struct rng r;
-    char *dir;
-    struct lsmer_env *env;
-    lsmer_options o;
-    lsmer_db *db;
-    struct doubt_log d; /* acknowledged writes, and failed ones (all or nothing) */
-};
-
-static void t_fail(struct t *x, const char *what, int rc)
+/* A fixture (doubt.h) with the database open; with LSMER_TEST_VERBOSE set
+ * the engine logs its warnings and info lines too. */
+static void t_init(struct doubt_db *x, const char *name, uint64_t seed)
 {
-    fprintf(stderr, "FAILED %s (seed %llu): %s (rc %d: %s)\n  database left in %s\n", x->name,
-            (unsigned long long)x->seed, what, rc, lsmer_strerror(rc), x->dir);
-    fail();
-}
-
-static void t_init(struct t *x, const char *name, uint64_t seed)
-{
-    memset(x, 0, sizeof(*x));
-    x->name = name;
-    x->seed = seed;
-    rng_init(&x->r, seed);
-    x->dir = test_tmpdir("eio");
-    x->env = fault_env_new(env_posix_default());
-    assert_non_null(x->env);
-    lsmer_options_init(&x->o);
-    x->o.log_level = LSMER_LOG_ERROR + (getenv("LSMER_TEST_VERBOSE") ? 2 : 0);
-    x->o.env = x->env;
-    x->o.memtable_size = 64 << 10;
-    x->o.target_file_size = 64 << 10;
-    x->o.level1_size = 256 << 10;
-    doubt_init(&x->d);
-    assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
-}
-
-static void t_done(struct t *x)
-{
-    lsmer_close(x->db);
-    fault_env_free(x->env);
-    doubt_free(&x->d);
-    test_rmtree(x->dir);
-    free(x->dir);
+    doubt_db_init(x, name, seed);
+    if (getenv("LSMER_TEST_VERBOSE")) x->o.log_level += 2;
+    doubt_db_open(x);
 }
 
 /* A write of 1-3 fresh keys (doubt.h), synced one time in four. */
-static int fresh_write(struct t *x)
+static int fresh_write(struct doubt_db *x)
 {
     return doubt_fresh_write(&x->d, x->db, &x->r, 4);
-}
-
-static void check_error(struct t *x, int rc)
-{
-    if (rc == -EIO) return;
-    lsmer_stats st;
-    if (lsmer_get_stats(x->db, &st) == 0 && st.background_error && rc == st.background_error)
-        return;
-    t_fail(x, "a write failed with an unexpected error", rc);
-}
-
-/* The database holds the acknowledged data plus each failed write wholly
- * or not at all. */
-static void verify(struct t *x, const char *when)
-{
-    int rc = doubt_check(&x->d, x->db, x->name, when);
-    if (rc) t_fail(x, "acknowledged data lost, or a failed write half applied", rc == -1 ? 0 : rc);
 }
 
 static double now_s(void)
@@ -109,10 +55,10 @@ static double now_s(void)
 
 /* One trial: EIO from a random append or sync on, for good, during a busy
  * workload; then the disk comes back. */
-static void one_trial(struct t *x, unsigned ops)
+static void one_trial(struct doubt_db *x, unsigned ops)
 {
     for (int i = 0; i < 300; i++)
-        if (fresh_write(x)) t_fail(x, "a write before the fault failed", -1);
+        if (fresh_write(x)) doubt_db_fail(x, "a write before the fault failed", -1);
     fault_env_fail(x->env, ops, rng_uniform(&x->r, 200), -EIO, 1);
     /* Until the fault hits (a sync-only fault waits for a synced write or
      * a flush), then a while longer. */
@@ -120,28 +66,29 @@ static void one_trial(struct t *x, unsigned ops)
     for (int i = 0; i < 20000 && after < 200; i++) {
         int rc = fresh_write(x);
         if (rc) {
-            check_error(x, rc);
+            doubt_db_check_error(x, rc, -EIO, "a write");
             failed = 1;
         }
         after += failed;
     }
-    if (!failed) t_fail(x, "no write failed although the disk fails", 0);
-    verify(x, "while the disk fails");
+    if (!failed) doubt_db_fail(x, "no write failed although the disk fails", 0);
+    doubt_db_verify(x, "while the disk fails");
 
     /* The disk works again: the same handle must recover by itself. */
     fault_env_clear(x->env);
     double t0 = now_s();
     int rc;
     while ((rc = fresh_write(x)) != 0) {
-        check_error(x, rc);
-        if (now_s() - t0 > 20) t_fail(x, "writes still fail 20 s after the disk came back", rc);
+        doubt_db_check_error(x, rc, -EIO, "a write");
+        if (now_s() - t0 > 20)
+            doubt_db_fail(x, "writes still fail 20 s after the disk came back", rc);
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     for (int i = 0; i < 200; i++)
-        if ((rc = fresh_write(x))) t_fail(x, "a write after recovery failed", rc);
-    verify(x, "after recovery");
-    if ((rc = lsmer_sync(x->db))) t_fail(x, "sync after recovery failed", rc);
+        if ((rc = fresh_write(x))) doubt_db_fail(x, "a write after recovery failed", rc);
+    doubt_db_verify(x, "after recovery");
+    if ((rc = lsmer_sync(x->db))) doubt_db_fail(x, "sync after recovery failed", rc);
 
     /* Power loss: everything acknowledged before the sync must be there. */
     fault_env_crash(x->env);
@@ -149,8 +96,8 @@ static void one_trial(struct t *x, unsigned ops)
     x->db = NULL;
     assert_int_equal(fault_env_restore(x->env), 0);
     rc = lsmer_open(x->dir, &x->o, &x->db);
-    if (rc) t_fail(x, "reopen after the power loss failed", rc);
-    verify(x, "after a power loss following recovery");
+    if (rc) doubt_db_fail(x, "reopen after the power loss failed", rc);
+    doubt_db_verify(x, "after a power loss following recovery");
 }
 
 static void eio_in_wal(void **state)
@@ -159,10 +106,10 @@ static void eio_in_wal(void **state)
     uint64_t seed = test_seed("eio_in_wal");
     int trials = (int)(8 * test_scale());
     for (int trial = 0; trial < (trials ? trials : 1); trial++) {
-        struct t x;
+        struct doubt_db x;
         t_init(&x, "eio_in_wal", seed + (uint64_t)trial);
         one_trial(&x, trial % 2 ? FAULT_SYNC : FAULT_APPEND | FAULT_SYNC);
-        t_done(&x);
+        doubt_db_free(&x);
     }
 }
 
@@ -173,7 +120,7 @@ static void eio_in_wal(void **state)
 static void bug_sync_succeeds_while_abandoned_log_unflushed(void **state)
 {
     (void)state;
-    struct t x;
+    struct doubt_db x;
     t_init(&x, "bug_sync_succeeds_while_abandoned_log_unflushed", test_seed("abandoned_sync"));
     assert_int_equal(lsmer_put(x.db, "before", 6, "v", 1), 0);
     /* every file sync fails: the WAL's, and the flush's table syncs */
@@ -190,12 +137,13 @@ static void bug_sync_succeeds_while_abandoned_log_unflushed(void **state)
         nanosleep(&ts, NULL);
         (void)lsmer_put(x.db, "later", 5, "v", 1);
         if (lsmer_sync(x.db) == 0)
-            t_fail(&x, "lsmer_sync succeeded while nothing could be made durable", 0);
+            doubt_db_fail(&x, "lsmer_sync succeeded while nothing could be made durable", 0);
     }
     fault_env_clear(x.env);
     t0 = now_s();
     while ((rc = lsmer_sync(x.db)) != 0) {
-        if (now_s() - t0 > 20) t_fail(&x, "sync still fails 20 s after the disk came back", rc);
+        if (now_s() - t0 > 20)
+            doubt_db_fail(&x, "sync still fails 20 s after the disk came back", rc);
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -206,9 +154,9 @@ static void bug_sync_succeeds_while_abandoned_log_unflushed(void **state)
     assert_int_equal(lsmer_open(x.dir, &x.o, &x.db), 0);
     lsmer_buf b = {0};
     if (lsmer_get(x.db, NULL, "before", 6, &b) != 0)
-        t_fail(&x, "a write acknowledged before a successful sync was lost", 0);
+        doubt_db_fail(&x, "a write acknowledged before a successful sync was lost", 0);
     lsmer_buf_free(&b);
-    t_done(&x);
+    doubt_db_free(&x);
 }
 
 int main(void)

@@ -33,67 +33,19 @@
 #include "model.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
-struct t {
-    uint64_t seed;
-    const char *name;
-    struct rng r;
-    char *dir;
-    struct lsmer_env *env;
-    lsmer_options o;
-    lsmer_db *db;
-    struct doubt_log d; /* acknowledged writes, and failed ones (all or nothing) */
-    int failed;         /* some write has failed since the fault began */
-};
-
-static void t_init(struct t *x, const char *name, uint64_t seed, size_t memtable, int l0_trigger)
+/* A fixture (doubt.h) with the database open: memtable bytes, and an L0
+ * compaction trigger unless 0. */
+static void t_init(struct doubt_db *x, const char *name, uint64_t seed, size_t memtable,
+                   int l0_trigger)
 {
-    memset(x, 0, sizeof(*x));
-    x->name = name;
-    x->seed = seed;
-    rng_init(&x->r, seed);
-    x->dir = test_tmpdir("enospc");
-    x->env = fault_env_new(env_posix_default());
-    assert_non_null(x->env);
-    lsmer_options_init(&x->o);
-    x->o.log_level = LSMER_LOG_ERROR;
-    x->o.env = x->env;
+    doubt_db_init(x, name, seed);
     x->o.memtable_size = memtable;
-    x->o.target_file_size = 64 << 10;
-    x->o.level1_size = 256 << 10;
     if (l0_trigger) x->o.l0_compaction_trigger = l0_trigger;
-    doubt_init(&x->d);
-    assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
-}
-
-static void t_done(struct t *x)
-{
-    lsmer_close(x->db);
-    fault_env_free(x->env);
-    doubt_free(&x->d);
-    test_rmtree(x->dir);
-    free(x->dir);
-}
-
-static void t_fail(struct t *x, const char *what, int rc)
-{
-    fprintf(stderr, "FAILED %s (seed %llu): %s (rc %d: %s)\n  database left in %s\n", x->name,
-            (unsigned long long)x->seed, what, rc, lsmer_strerror(rc), x->dir);
-    fail();
+    doubt_db_open(x);
 }
 
 /* Base data: overwrites, deletes and range deletes over a small key space. */
-static void write_base(struct t *x, int n)
+static void write_base(struct doubt_db *x, int n)
 {
     char k[32], e[32];
     unsigned char v[400];
@@ -115,73 +67,42 @@ static void write_base(struct t *x, int n)
             rc = lsmer_put(x->db, k, kn, v, vn);
             model_put(x->d.acked, k, kn, v, vn);
         }
-        if (rc) t_fail(x, "a write before any fault failed", rc);
+        if (rc) doubt_db_fail(x, "a write before any fault failed", rc);
     }
-}
-
-static int sticky_error(struct t *x)
-{
-    lsmer_stats st;
-    if (lsmer_get_stats(x->db, &st)) return 0;
-    return st.background_error;
-}
-
-/* A write's error while space is gone must be -ENOSPC or the sticky one. */
-static void check_write_error(struct t *x, int rc, const char *what)
-{
-    if (rc == -ENOSPC) return;
-    int bg = sticky_error(x);
-    if (bg && rc == bg) return;
-    char msg[160];
-    snprintf(msg, sizeof(msg), "%s failed with an unexpected error (background error %d)", what,
-             bg);
-    t_fail(x, msg, rc);
 }
 
 /* One write of 1-3 fresh keys (doubt.h), synced one time in five. Once a
  * write has failed with expect_fail set, a later success is an error. */
-static int fresh_write(struct t *x, int expect_fail)
+static int fresh_write(struct doubt_db *x, int expect_fail)
 {
+    int failed_before = x->d.nfailed > 0; /* the log holds each failed write */
     int rc = doubt_fresh_write(&x->d, x->db, &x->r, 5);
-    if (rc == 0 && x->failed && expect_fail)
-        t_fail(x, "a write succeeded after an earlier one failed for want of space", 0);
-    if (rc) x->failed = 1;
+    if (rc == 0 && failed_before && expect_fail)
+        doubt_db_fail(x, "a write succeeded after an earlier one failed for want of space", 0);
     return rc;
-}
-
-/* The database must hold the acknowledged data plus, for each failed
- * write, all of it or none of it. */
-static void verify(struct t *x, const char *when)
-{
-    int rc = doubt_check(&x->d, x->db, x->name, when);
-    if (rc) t_fail(x, "acknowledged data lost, or a failed write half applied", rc == -1 ? 0 : rc);
 }
 
 /* The fault is gone: the same handle either works or returns the sticky
  * error; after a reopen everything acknowledged is there and writes work. */
-static void recover(struct t *x)
+static void recover(struct doubt_db *x)
 {
     fault_env_clear(x->env);
     int rc = fresh_write(x, 0);
-    if (rc) {
-        int bg = sticky_error(x);
-        if (!(bg && rc == bg) && rc != -ENOSPC)
-            t_fail(x, "a write after the space came back failed with a non-sticky error", rc);
-    }
+    if (rc) doubt_db_check_error(x, rc, -ENOSPC, "a write after the space came back");
     lsmer_close(x->db);
     x->db = NULL;
     rc = lsmer_open(x->dir, &x->o, &x->db);
-    if (rc) t_fail(x, "reopen after the space came back failed", rc);
-    verify(x, "after reopen");
-    x->failed = 0;
+    if (rc) doubt_db_fail(x, "reopen after the space came back failed", rc);
+    doubt_db_verify(x, "after reopen");
     rc = fresh_write(x, 0);
-    if (rc) t_fail(x, "a write after reopen failed", rc);
-    if ((rc = lsmer_flush(x->db))) t_fail(x, "flush after reopen failed", rc);
-    if ((rc = lsmer_compact_range(x->db, NULL))) t_fail(x, "compaction after reopen failed", rc);
-    verify(x, "after reopen, flush and compaction");
+    if (rc) doubt_db_fail(x, "a write after reopen failed", rc);
+    if ((rc = lsmer_flush(x->db))) doubt_db_fail(x, "flush after reopen failed", rc);
+    if ((rc = lsmer_compact_range(x->db, NULL)))
+        doubt_db_fail(x, "compaction after reopen failed", rc);
+    doubt_db_verify(x, "after reopen, flush and compaction");
     lsmer_close(x->db);
     assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
-    verify(x, "after a second reopen");
+    doubt_db_verify(x, "after a second reopen");
 }
 
 static void full_during_writes(void **state)
@@ -190,18 +111,18 @@ static void full_during_writes(void **state)
     uint64_t seed = test_seed("full_during_writes");
     int trials = UNDER_ASAN ? 4 : 10;
     for (int trial = 0; trial < trials; trial++) {
-        struct t x;
+        struct doubt_db x;
         t_init(&x, "full_during_writes", seed + (uint64_t)trial, 64 << 10, 0);
         write_base(&x, 2000);
         fault_env_fail(x.env, FAULT_APPEND | FAULT_SYNC, rng_uniform(&x.r, 60), -ENOSPC, 1);
         for (int i = 0; i < 200; i++) {
             int rc = fresh_write(&x, 1);
-            if (rc) check_write_error(&x, rc, "write");
+            if (rc) doubt_db_check_error(&x, rc, -ENOSPC, "write");
         }
-        if (!x.failed) t_fail(&x, "no write failed although appends fail", 0);
-        verify(&x, "while the disk is full");
+        if (x.d.nfailed == 0) doubt_db_fail(&x, "no write failed although appends fail", 0);
+        doubt_db_verify(&x, "while the disk is full");
         recover(&x);
-        t_done(&x);
+        doubt_db_free(&x);
     }
 }
 
@@ -211,7 +132,7 @@ static void full_during_flush(void **state)
     uint64_t seed = test_seed("full_during_flush");
     int trials = UNDER_ASAN ? 3 : 8;
     for (int trial = 0; trial < trials; trial++) {
-        struct t x;
+        struct doubt_db x;
         t_init(&x, "full_during_flush", seed + (uint64_t)trial, 4 << 20, 0);
         write_base(&x, 3000); /* stays in the memtable */
         assert_int_equal(lsmer_flush(x.db), 0);
@@ -220,16 +141,16 @@ static void full_during_flush(void **state)
          * fail one of its first ones */
         fault_env_fail(x.env, FAULT_APPEND | FAULT_SYNC, rng_uniform(&x.r, 3), -ENOSPC, 1);
         int rc = lsmer_flush(x.db);
-        if (rc == 0) t_fail(&x, "flush succeeded although appends fail", 0);
-        check_write_error(&x, rc, "flush");
-        verify(&x, "after the failed flush");
+        if (rc == 0) doubt_db_fail(&x, "flush succeeded although appends fail", 0);
+        doubt_db_check_error(&x, rc, -ENOSPC, "flush");
+        doubt_db_verify(&x, "after the failed flush");
         for (int i = 0; i < 20; i++) {
             rc = fresh_write(&x, 1);
-            if (rc) check_write_error(&x, rc, "write after a failed flush");
+            if (rc) doubt_db_check_error(&x, rc, -ENOSPC, "write after a failed flush");
         }
-        verify(&x, "after writes following the failed flush");
+        doubt_db_verify(&x, "after writes following the failed flush");
         recover(&x);
-        t_done(&x);
+        doubt_db_free(&x);
     }
 }
 
@@ -239,7 +160,7 @@ static void full_during_compaction(void **state)
     uint64_t seed = test_seed("full_during_compaction");
     int trials = UNDER_ASAN ? 3 : 8;
     for (int trial = 0; trial < trials; trial++) {
-        struct t x;
+        struct doubt_db x;
         t_init(&x, "full_during_compaction", seed + (uint64_t)trial, 4 << 20, 0);
         assert_int_equal(lsmer_set_compaction_threshold(x.db, 16.0), 0);
         for (int i = 0; i < 5; i++) { /* several overlapping tables */
@@ -249,16 +170,16 @@ static void full_during_compaction(void **state)
         assert_int_equal(lsmer_wait_idle(x.db), 0);
         fault_env_fail(x.env, FAULT_APPEND | FAULT_SYNC, rng_uniform(&x.r, 4), -ENOSPC, 1);
         int rc = lsmer_compact_range(x.db, NULL);
-        if (rc == 0) t_fail(&x, "compaction succeeded although appends fail", 0);
-        check_write_error(&x, rc, "compact_range");
-        verify(&x, "after the failed compaction");
+        if (rc == 0) doubt_db_fail(&x, "compaction succeeded although appends fail", 0);
+        doubt_db_check_error(&x, rc, -ENOSPC, "compact_range");
+        doubt_db_verify(&x, "after the failed compaction");
         for (int i = 0; i < 20; i++) {
             rc = fresh_write(&x, 1);
-            if (rc) check_write_error(&x, rc, "write after a failed compaction");
+            if (rc) doubt_db_check_error(&x, rc, -ENOSPC, "write after a failed compaction");
         }
-        verify(&x, "after writes following the failed compaction");
+        doubt_db_verify(&x, "after writes following the failed compaction");
         recover(&x);
-        t_done(&x);
+        doubt_db_free(&x);
     }
 }
 
@@ -271,19 +192,19 @@ static void full_at_random_points(void **state)
     uint64_t seed = test_seed("full_at_random_points");
     int trials = (int)((UNDER_ASAN ? 6 : 20) * test_scale());
     for (int trial = 0; trial < trials; trial++) {
-        struct t x;
+        struct doubt_db x;
         t_init(&x, "full_at_random_points", seed + (uint64_t)trial, 32 << 10, 2);
         write_base(&x, 500);
         int sticky = !rng_one_in(&x.r, 3);
         fault_env_fail(x.env, FAULT_APPEND | FAULT_SYNC, rng_uniform(&x.r, 3000), -ENOSPC, sticky);
         for (int i = 0; i < 2500; i++) {
             int rc = fresh_write(&x, sticky);
-            if (rc) check_write_error(&x, rc, "write");
+            if (rc) doubt_db_check_error(&x, rc, -ENOSPC, "write");
             if (rng_one_in(&x.r, 200)) lsmer_sync(x.db);
         }
-        verify(&x, "after the workload");
+        doubt_db_verify(&x, "after the workload");
         recover(&x);
-        t_done(&x);
+        doubt_db_free(&x);
     }
 }
 

@@ -6,11 +6,11 @@
  * unique sequence numbers, stray range-deletion entries in the point stream
  * (which must be ignored), and a handful of range tombstones that the
  * test's tombstone function searches. The internal entries are split at
- * random among up to four in-test array iterators merged by merging_iter.
- * A random snapshot and random bounds pick what is visible; the model is
- * the sorted list of (user key, value) that should come out. Random walks
- * mix seek_first, seek_last, seek, seek_for_prev, next and prev, so every
- * direction switch happens at every kind of position.
+ * random among up to four array iterators (arr_iter.h) merged by
+ * merging_iter. A random snapshot and random bounds pick what is visible;
+ * the model is the sorted list of (user key, value) that should come out.
+ * Random walks mix seek_first, seek_last, seek, seek_for_prev, next and
+ * prev, so every direction switch happens at every kind of position.
  *
  * The array iterators hand out keys and values in memory freed as soon as
  * they move, so a db iterator that keeps pointing at the internal
@@ -30,6 +30,7 @@
 
 #include "lsmer.h"
 
+#include "arr_iter.h"
 #include "db_iter.h"
 #include "dbformat.h"
 #include "iterator.h"
@@ -45,112 +46,27 @@ struct ient {
     size_t vn;
 };
 
-static struct slice ient_key(const struct ient *e)
+static struct slice ient_key(const void *entry)
 {
+    const struct ient *e = entry;
     return slice_make(e->k, e->kn);
 }
 
-/* ---- array iterator over internal entries (test double) ----------------- */
+static struct slice ient_value(const void *entry)
+{
+    const struct ient *e = entry;
+    return slice_make(e->v, e->vn);
+}
 
-struct arr_iter {
-    struct iter base;
-    const struct ient *e;
-    long n, pos;
-    long err_pos; /* landing here fails with -EIO; -1 never */
-    int err;
-    uint8_t *kcopy, *vcopy; /* freed on every move */
+/* Iterators over them (arr_iter.h) hand out copies freed as soon as they
+ * move. */
+static const struct arr_iter_type ient_type = {
+    .entry_size = sizeof(struct ient),
+    .key = ient_key,
+    .value = ient_value,
+    .cmp = ikey_compare,
+    .copy = 1,
 };
-
-static void a_land(struct arr_iter *a, long p)
-{
-    free(a->kcopy);
-    free(a->vcopy);
-    a->kcopy = a->vcopy = NULL;
-    a->err = 0;
-    if (p >= 0 && p < a->n && p == a->err_pos) {
-        a->err = -EIO;
-        p = -1;
-    }
-    a->pos = (p < 0 || p >= a->n) ? -1 : p;
-    if (a->pos >= 0) {
-        const struct ient *x = &a->e[a->pos];
-        a->kcopy = malloc(x->kn);
-        a->vcopy = malloc(x->vn + 1);
-        assert_non_null(a->kcopy);
-        assert_non_null(a->vcopy);
-        memcpy(a->kcopy, x->k, x->kn);
-        memcpy(a->vcopy, x->v, x->vn);
-    }
-}
-static int a_valid(const struct iter *it)
-{
-    return ((const struct arr_iter *)it)->pos >= 0;
-}
-static void a_seek_first(struct iter *it)
-{
-    a_land((struct arr_iter *)it, 0);
-}
-static void a_seek_last(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    a_land(a, a->n - 1);
-}
-static void a_seek(struct iter *it, struct slice t)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    long p = 0;
-    while (p < a->n && ikey_compare(ient_key(&a->e[p]), t) < 0) p++;
-    a_land(a, p);
-}
-static void a_next(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos + 1);
-}
-static void a_prev(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos - 1);
-}
-static struct slice a_key(const struct iter *it)
-{
-    const struct arr_iter *a = (const struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    return slice_make(a->kcopy, a->e[a->pos].kn);
-}
-static struct slice a_value(const struct iter *it)
-{
-    const struct arr_iter *a = (const struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    return slice_make(a->vcopy, a->e[a->pos].vn);
-}
-static int a_status(const struct iter *it)
-{
-    return ((const struct arr_iter *)it)->err;
-}
-static void a_destroy(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    free(a->kcopy);
-    free(a->vcopy);
-    free(a);
-}
-static const struct iter_ops arr_ops = {a_valid, a_seek_first, a_seek_last, a_seek,   a_next,
-                                        a_prev,  a_key,        a_value,     a_status, a_destroy};
-
-static struct iter *arr_iter_new(const struct ient *e, long n, long err_pos)
-{
-    struct arr_iter *a = calloc(1, sizeof(*a));
-    assert_non_null(a);
-    a->base.ops = &arr_ops;
-    a->e = e;
-    a->n = n;
-    a->pos = -1;
-    a->err_pos = err_pos;
-    return &a->base;
-}
 
 /* ---- a random history and its model ------------------------------------- */
 
@@ -312,7 +228,7 @@ static struct iter *make_internal(struct rng *r, struct history *h, struct ient 
         parts[c][cnt[c]++] = h->e[i];
     }
     for (int c = 0; c < nchildren; c++)
-        kids[c] = arr_iter_new(parts[c], cnt[c], c == 0 ? err_child_pos : -1);
+        kids[c] = arr_iter_new(&ient_type, parts[c], cnt[c], c == 0 ? err_child_pos : -1, NULL);
     return merging_iter_new(kids, (size_t)nchildren, ikey_compare_raw);
 }
 
@@ -490,7 +406,7 @@ static void corrupt_key(void **state)
     e[1].kn = 3; /* garbage */
     ikey_write(e[2].k, "c", 1, 5, TYPE_VALUE);
     e[2].kn = 1 + IKEY_TRAILER;
-    struct iter *it = db_iter_new(arr_iter_new(e, 3, -1), 10, slice_make(NULL, 0),
+    struct iter *it = db_iter_new(arr_iter_new(&ient_type, e, 3, -1, NULL), 10, slice_make(NULL, 0),
                                   slice_make(NULL, 0), NULL, NULL, NULL);
     iter_seek_first(it);
     assert_true(iter_valid(it));
@@ -534,7 +450,7 @@ static void targeted_cases(void **state)
     n++;
 
     /* at 40: b deleted, only c */
-    struct iter *it = db_iter_new(arr_iter_new(e, n, -1), 40, slice_make(NULL, 0),
+    struct iter *it = db_iter_new(arr_iter_new(&ient_type, e, n, -1, NULL), 40, slice_make(NULL, 0),
                                   slice_make(NULL, 0), NULL, NULL, NULL);
     iter_seek_first(it);
     assert_true(iter_valid(it));
@@ -548,8 +464,8 @@ static void targeted_cases(void **state)
     iter_destroy(it);
 
     /* at 29: b is b29 */
-    it = db_iter_new(arr_iter_new(e, n, -1), 29, slice_make(NULL, 0), slice_make(NULL, 0), NULL,
-                     NULL, NULL);
+    it = db_iter_new(arr_iter_new(&ient_type, e, n, -1, NULL), 29, slice_make(NULL, 0),
+                     slice_make(NULL, 0), NULL, NULL, NULL);
     iter_seek_last(it);
     iter_prev(it);
     assert_true(iter_valid(it));
@@ -560,8 +476,8 @@ static void targeted_cases(void **state)
     iter_destroy(it);
 
     /* at 4: nothing visible */
-    it = db_iter_new(arr_iter_new(e, n, -1), 4, slice_make(NULL, 0), slice_make(NULL, 0), NULL,
-                     NULL, NULL);
+    it = db_iter_new(arr_iter_new(&ient_type, e, n, -1, NULL), 4, slice_make(NULL, 0),
+                     slice_make(NULL, 0), NULL, NULL, NULL);
     iter_seek_first(it);
     assert_false(iter_valid(it));
     iter_seek_last(it);
@@ -570,15 +486,15 @@ static void targeted_cases(void **state)
     iter_destroy(it);
 
     /* [b, b) is empty; ["", c) holds b only */
-    it = db_iter_new(arr_iter_new(e, n, -1), 29, slice_make("b", 1), slice_make("b", 1), NULL, NULL,
-                     NULL);
+    it = db_iter_new(arr_iter_new(&ient_type, e, n, -1, NULL), 29, slice_make("b", 1),
+                     slice_make("b", 1), NULL, NULL, NULL);
     iter_seek_first(it);
     assert_false(iter_valid(it));
     iter_seek_last(it);
     assert_false(iter_valid(it));
     iter_destroy(it);
-    it = db_iter_new(arr_iter_new(e, n, -1), 29, slice_make("", 0), slice_make("c", 1), NULL, NULL,
-                     NULL);
+    it = db_iter_new(arr_iter_new(&ient_type, e, n, -1, NULL), 29, slice_make("", 0),
+                     slice_make("c", 1), NULL, NULL, NULL);
     iter_seek_last(it);
     assert_true(iter_valid(it));
     assert_memory_equal(iter_key(it).p, "b", 1);

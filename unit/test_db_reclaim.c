@@ -73,44 +73,69 @@ static void check(lsmer_db *db, const lsmer_snapshot *s, const struct model *m, 
     assert_int_equal(model_db_check(db, s, NULL, m, what), 0);
 }
 
+/* One case: its seed and rng, a scratch directory with a database open in
+ * it, and the model the database must match. */
+struct reclaim_case {
+    uint64_t seed;
+    struct rng r;
+    char *dir;
+    lsmer_db *db;
+    struct model *m;
+};
+
+static void case_begin(struct reclaim_case *c, const char *name)
+{
+    c->seed = test_seed(name);
+    rng_init(&c->r, c->seed);
+    c->dir = test_tmpdir(name);
+    c->db = open_small(c->dir);
+    c->m = model_new();
+}
+
+static void case_reopen(struct reclaim_case *c)
+{
+    lsmer_close(c->db);
+    c->db = open_small(c->dir);
+}
+
+static void case_end(struct reclaim_case *c)
+{
+    lsmer_close(c->db);
+    model_free(c->m);
+    test_rmtree(c->dir);
+    free(c->dir);
+}
+
 /* Wide deletes of data pushed to the bottom: most tables go without being
  * read, the rest are rewritten; the space left is about the live data. */
 static void test_drop_and_rewrite(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed("reclaim_drop");
-    struct rng r;
-    rng_init(&r, seed);
-    char *dir = test_tmpdir("reclaim_drop");
-    lsmer_db *db = open_small(dir);
-    struct model *m = model_new();
-    fill(db, m, &r, 4000); /* ~4 MB */
-    assert_int_equal(lsmer_compact_range(db, NULL), 0);
-    uint64_t before = table_bytes(db);
+    struct reclaim_case c;
+    case_begin(&c, "reclaim_drop");
+    fill(c.db, c.m, &c.r, 4000); /* ~4 MB */
+    assert_int_equal(lsmer_compact_range(c.db, NULL), 0);
+    uint64_t before = table_bytes(c.db);
     assert_true(before > 3800u * VAL_LEN);
 
     /* Three quarters, in spans that do not line up with table bounds. */
-    del_range(db, m, 137, 1500);
-    del_range(db, m, 1777, 3333);
-    check(db, NULL, m, "before reclaim");
-    assert_int_equal(lsmer_reclaim_range(db, NULL), 0);
-    uint64_t after = table_bytes(db);
-    uint64_t live = model_bytes(m);
+    del_range(c.db, c.m, 137, 1500);
+    del_range(c.db, c.m, 1777, 3333);
+    check(c.db, NULL, c.m, "before reclaim");
+    assert_int_equal(lsmer_reclaim_range(c.db, NULL), 0);
+    uint64_t after = table_bytes(c.db);
+    uint64_t live = model_bytes(c.m);
     printf("reclaim: %llu table bytes before, %llu after, %llu live\n", (unsigned long long)before,
            (unsigned long long)after, (unsigned long long)live);
-    check(db, NULL, m, "after reclaim");
+    check(c.db, NULL, c.m, "after reclaim");
     /* Only the partly deleted tables at the four span ends keep dead data,
      * and after their rewrite none at all: allow a little slack for keys
      * and block overhead. */
     assert_true(after < live + live / 10 + 8192);
 
-    lsmer_close(db);
-    db = open_small(dir);
-    check(db, NULL, m, "after reopen");
-    lsmer_close(db);
-    model_free(m);
-    test_rmtree(dir);
-    free(dir);
+    case_reopen(&c);
+    check(c.db, NULL, c.m, "after reopen");
+    case_end(&c);
 }
 
 /* A snapshot older than the tombstone keeps the data: nothing it can read
@@ -118,33 +143,26 @@ static void test_drop_and_rewrite(void **state)
 static void test_snapshot_protects(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed("reclaim_snapshot");
-    struct rng r;
-    rng_init(&r, seed);
-    char *dir = test_tmpdir("reclaim_snapshot");
-    lsmer_db *db = open_small(dir);
-    struct model *m = model_new();
-    fill(db, m, &r, 2000);
-    assert_int_equal(lsmer_compact_range(db, NULL), 0);
-    const lsmer_snapshot *snap = lsmer_snapshot_new(db);
+    struct reclaim_case c;
+    case_begin(&c, "reclaim_snapshot");
+    fill(c.db, c.m, &c.r, 2000);
+    assert_int_equal(lsmer_compact_range(c.db, NULL), 0);
+    const lsmer_snapshot *snap = lsmer_snapshot_new(c.db);
     assert_non_null(snap);
-    struct model *old = model_copy(m);
-    del_range(db, m, 0, 2000);
-    uint64_t before = table_bytes(db);
-    assert_int_equal(lsmer_reclaim_range(db, NULL), 0);
-    check(db, snap, old, "snapshot after reclaim");
-    check(db, NULL, m, "latest after reclaim");
-    assert_true(table_bytes(db) >= before - before / 10);
+    struct model *old = model_copy(c.m);
+    del_range(c.db, c.m, 0, 2000);
+    uint64_t before = table_bytes(c.db);
+    assert_int_equal(lsmer_reclaim_range(c.db, NULL), 0);
+    check(c.db, snap, old, "snapshot after reclaim");
+    check(c.db, NULL, c.m, "latest after reclaim");
+    assert_true(table_bytes(c.db) >= before - before / 10);
 
-    lsmer_snapshot_release(db, snap);
-    assert_int_equal(lsmer_reclaim_range(db, NULL), 0);
-    check(db, NULL, m, "after release and reclaim");
-    assert_true(table_bytes(db) < 8192);
-    lsmer_close(db);
+    lsmer_snapshot_release(c.db, snap);
+    assert_int_equal(lsmer_reclaim_range(c.db, NULL), 0);
+    check(c.db, NULL, c.m, "after release and reclaim");
+    assert_true(table_bytes(c.db) < 8192);
     model_free(old);
-    model_free(m);
-    test_rmtree(dir);
-    free(dir);
+    case_end(&c);
 }
 
 /* Randomized: overwrites, point and range deletes, snapshots and reopen
@@ -153,66 +171,57 @@ static void test_snapshot_protects(void **state)
 static void test_random(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed("reclaim_random");
-    struct rng r;
-    rng_init(&r, seed);
-    char *dir = test_tmpdir("reclaim_random");
-    lsmer_db *db = open_small(dir);
-    struct model *m = model_new();
+    struct reclaim_case c;
+    case_begin(&c, "reclaim_random");
     const lsmer_snapshot *snap = NULL;
     struct model *snap_m = NULL;
     char k[16], k2[16], v[VAL_LEN];
     int rounds = (int)(40 * test_scale());
     for (int round = 0; round < rounds; round++) {
         for (int i = 0; i < 600; i++) {
-            uint32_t a = (uint32_t)rng_uniform(&r, 5000);
+            uint32_t a = (uint32_t)rng_uniform(&c.r, 5000);
             size_t kn = key_of(a, k);
-            uint64_t t = rng_uniform(&r, 20);
+            uint64_t t = rng_uniform(&c.r, 20);
             if (t < 14) {
-                size_t vn = 1 + rng_uniform(&r, sizeof(v));
-                rng_bytes(&r, v, vn);
-                assert_int_equal(lsmer_put(db, k, kn, v, vn), 0);
-                model_put(m, k, kn, v, vn);
+                size_t vn = 1 + rng_uniform(&c.r, sizeof(v));
+                rng_bytes(&c.r, v, vn);
+                assert_int_equal(lsmer_put(c.db, k, kn, v, vn), 0);
+                model_put(c.m, k, kn, v, vn);
             } else if (t < 18) {
-                assert_int_equal(lsmer_delete(db, k, kn), 0);
-                model_delete(m, k, kn);
+                assert_int_equal(lsmer_delete(c.db, k, kn), 0);
+                model_delete(c.m, k, kn);
             } else {
-                del_range(db, m, a, a + (uint32_t)rng_uniform(&r, 800));
+                del_range(c.db, c.m, a, a + (uint32_t)rng_uniform(&c.r, 800));
             }
         }
-        uint64_t t = rng_uniform(&r, 6);
+        uint64_t t = rng_uniform(&c.r, 6);
         if (t == 0 && !snap) {
-            snap = lsmer_snapshot_new(db);
-            snap_m = model_copy(m);
+            snap = lsmer_snapshot_new(c.db);
+            snap_m = model_copy(c.m);
         } else if (t == 1 && snap) {
-            check(db, snap, snap_m, "snapshot");
-            lsmer_snapshot_release(db, snap);
+            check(c.db, snap, snap_m, "snapshot");
+            lsmer_snapshot_release(c.db, snap);
             model_free(snap_m);
             snap = NULL;
             snap_m = NULL;
         } else if (t == 2) {
-            assert_int_equal(lsmer_compact_range(db, NULL), 0);
+            assert_int_equal(lsmer_compact_range(c.db, NULL), 0);
         } else if (t == 3 && !snap) {
-            lsmer_close(db);
-            db = open_small(dir);
+            case_reopen(&c);
         }
-        uint32_t a = (uint32_t)rng_uniform(&r, 5000);
+        uint32_t a = (uint32_t)rng_uniform(&c.r, 5000);
         lsmer_range rr = {k, key_of(a, k), k2, key_of(a + 1500, k2)};
-        assert_int_equal(lsmer_reclaim_range(db, rng_one_in(&r, 2) ? NULL : &rr), 0);
+        assert_int_equal(lsmer_reclaim_range(c.db, rng_one_in(&c.r, 2) ? NULL : &rr), 0);
         char what[64];
-        snprintf(what, sizeof(what), "seed %llu round %d", (unsigned long long)seed, round);
-        check(db, NULL, m, what);
-        if (snap) check(db, snap, snap_m, what);
+        snprintf(what, sizeof(what), "seed %llu round %d", (unsigned long long)c.seed, round);
+        check(c.db, NULL, c.m, what);
+        if (snap) check(c.db, snap, snap_m, what);
     }
-    if (snap) lsmer_snapshot_release(db, snap);
+    if (snap) lsmer_snapshot_release(c.db, snap);
     model_free(snap_m);
-    lsmer_close(db);
-    db = open_small(dir);
-    check(db, NULL, m, "final reopen");
-    lsmer_close(db);
-    model_free(m);
-    test_rmtree(dir);
-    free(dir);
+    case_reopen(&c);
+    check(c.db, NULL, c.m, "final reopen");
+    case_end(&c);
 }
 
 int main(void)

@@ -40,6 +40,13 @@ struct seen {
     char path[MAXP][256];
 };
 
+static void print_problem(void *arg, const struct fs_check_problem *p)
+{
+    (void)arg;
+    print_message("  %s %s %s: %s\n", p->severity ? "ERROR" : "INFO", fs_check_kind_name(p->kind),
+                  p->path ? p->path : "-", p->msg);
+}
+
 static void collect(void *arg, const struct fs_check_problem *p)
 {
     struct seen *s = arg;
@@ -48,8 +55,7 @@ static void collect(void *arg, const struct fs_check_problem *p)
     snprintf(s->path[s->n], sizeof(s->path[0]), "%s", p->path ? p->path : "");
     s->p[s->n].path = NULL;
     s->p[s->n].msg = NULL;
-    print_message("  %s %s %s: %s\n", p->severity ? "ERROR" : "INFO", fs_check_kind_name(p->kind),
-                  p->path ? p->path : "-", p->msg);
+    print_problem(NULL, p);
     s->n++;
 }
 
@@ -113,13 +119,28 @@ static void build_store(struct tree *t, const char *name)
     fs_close(fs);
 }
 
-static void put_raw(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
+/* Removes the store build_store() made. */
+static void tree_free(struct tree *t)
+{
+    test_rmtree(t->dir);
+    free(t->dir);
+}
+
+/* The store in dir opened as a plain database, to plant damage with raw
+ * engine writes or to read keys the fs core hides. */
+static lsmer_db *open_raw(const char *dir)
 {
     lsmer_db *db;
     lsmer_options opt;
     lsmer_options_init(&opt);
     opt.log_level = LSMER_LOG_ERROR;
     assert_int_equal(lsmer_open(dir, &opt, &db), 0);
+    return db;
+}
+
+static void put_raw(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
+{
+    lsmer_db *db = open_raw(dir);
     if (v)
         assert_int_equal(lsmer_put(db, k, klen, v, vlen), 0);
     else
@@ -129,11 +150,7 @@ static void put_raw(const char *dir, const void *k, size_t klen, const void *v, 
 
 static void get_inode(const char *dir, uint64_t ino, struct fs_inode *in)
 {
-    lsmer_db *db;
-    lsmer_options opt;
-    lsmer_options_init(&opt);
-    opt.log_level = LSMER_LOG_ERROR;
-    assert_int_equal(lsmer_open(dir, &opt, &db), 0);
+    lsmer_db *db = open_raw(dir);
     uint8_t k[KEY_INO_LEN];
     lsmer_buf v = {0};
     assert_int_equal(lsmer_get(db, NULL, k, key_inode(k, ino), &v), 0);
@@ -163,6 +180,88 @@ static void expect_one(const struct seen *s, const struct fs_check_report *r,
     assert_int_equal(r->incomplete, 0);
 }
 
+/* Moves the entry of /a into /a/b: a cycle a -> b -> a that no path from
+ * the root reaches. */
+static void make_cycle(const struct tree *t)
+{
+    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
+    put_raw(t->dir, k, key_dentry(k, ROOT, "a", 1), NULL, 0);
+    dentry_encode(t->a, S_IFDIR >> 12, v);
+    put_raw(t->dir, k, key_dentry(k, t->b, "a", 1), v, sizeof(v));
+}
+
+/* A new store in dir holding one orphan: /tmp, 100000 bytes, unlinked
+ * while open when the "daemon" stopped (as after kill -9). Returns its ino. */
+static uint64_t make_orphan(const char *dir)
+{
+    struct lsmerfs *fs;
+    struct fs_ctx ctx = {0, 0, 0, 0};
+    struct stat st;
+    uint64_t fh;
+    assert_int_equal(fs_open(dir, NULL, &fs), 0);
+    assert_int_equal(fs_create(fs, ROOT, "tmp", 0644, O_RDWR, &ctx, &fh, &st), 0);
+    size_t nw;
+    char buf[100000] = {1};
+    assert_int_equal(fs_write(fs, st.st_ino, fh, buf, sizeof(buf), 0, &ctx, &nw), 0);
+    assert_int_equal(fs_unlink(fs, ROOT, "tmp", &ctx), 0);
+    fs_close(fs); /* still open: the orphan stays */
+    return st.st_ino;
+}
+
+static char *find_table(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *best = NULL;
+    off_t best_size = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".sst") != 0) continue;
+        char *p = malloc(strlen(dir) + n + 2);
+        sprintf(p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && st.st_size > best_size) {
+            free(best);
+            best = p;
+            best_size = st.st_size;
+        } else {
+            free(p);
+        }
+    }
+    closedir(d);
+    return best;
+}
+
+/* Flushes and compacts the store in dir so that all of it is in tables;
+ * returns the path of the largest table (the caller frees it). */
+static char *compact_to_table(const char *dir)
+{
+    lsmer_db *db = open_raw(dir);
+    assert_int_equal(lsmer_flush(db), 0);
+    assert_int_equal(lsmer_compact_range(db, NULL), 0);
+    lsmer_close(db);
+    char *table = find_table(dir);
+    assert_non_null(table);
+    return table;
+}
+
+/* Flips a bit a third of the way into the table at path (inside the file
+ * data blocks); returns the table's size. */
+static off_t flip_bit(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    off_t at = st.st_size / 3;
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, at), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+    close(fd);
+    return st.st_size;
+}
+
 static void test_clean(void **state)
 {
     (void)state;
@@ -181,8 +280,7 @@ static void test_clean(void **state)
     /* and it wrote nothing: the store still opens and checks the same */
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     assert_int_equal(s.n, 0);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_dangling_dentry(void **state)
@@ -198,8 +296,7 @@ static void test_dangling_dentry(void **state)
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     expect_one(&s, &r, FS_CHECK_DANGLING, "/a/b/ghost");
     assert_int_equal(s.p[0].ino, t.f + 500);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_wrong_nlink(void **state)
@@ -229,8 +326,7 @@ static void test_wrong_nlink(void **state)
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     expect_one(&s, &r, FS_CHECK_NLINK, "/a");
     free(in);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_lost_inode(void **state)
@@ -264,8 +360,7 @@ static void test_lost_inode(void **state)
     }
     assert_int_equal(kinds, 3);
     free(in);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_block_past_eof(void **state)
@@ -299,8 +394,7 @@ static void test_block_past_eof(void **state)
     put_raw(t.dir, k, key_block(k, t.small, 0), v, sizeof(v));
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     expect_one(&s, &r, FS_CHECK_BLOCK_BAD, "/small");
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_dead_inode_keys(void **state)
@@ -340,8 +434,7 @@ static void test_dead_inode_keys(void **state)
     assert_string_equal(s.path[1], "/a/f");
     assert_int_equal(s.p[2].kind, FS_CHECK_DANGLING);
     assert_string_equal(s.path[2], "/a/b/g");
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_unreachable_dir(void **state)
@@ -351,12 +444,8 @@ static void test_unreachable_dir(void **state)
     struct seen s;
     struct fs_check_report r;
     build_store(&t, "fsck_cycle");
-    /* move the entry of /a into /a/b: a cycle a -> b -> a, and fix the
-     * counts so that only the cycle is wrong */
-    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
-    put_raw(t.dir, k, key_dentry(k, ROOT, "a", 1), NULL, 0);
-    dentry_encode(t.a, S_IFDIR >> 12, v);
-    put_raw(t.dir, k, key_dentry(k, t.b, "a", 1), v, sizeof(v));
+    /* a cycle, and the counts fixed so that only the cycle is wrong */
+    make_cycle(&t);
     struct fs_inode *in = malloc(sizeof(*in));
     get_inode(t.dir, ROOT, in);
     in->nlink--;
@@ -375,8 +464,7 @@ static void test_unreachable_dir(void **state)
         assert_int_equal(s.p[i].kind, FS_CHECK_UNREACHABLE);
         assert_true(s.p[i].ino == t.a || s.p[i].ino == t.b);
     }
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 /* A file unlinked while open when the "daemon" stopped: INFO, not error. */
@@ -384,57 +472,24 @@ static void test_orphan_is_info(void **state)
 {
     (void)state;
     char *dir = test_tmpdir("fsck_orphan");
-    struct lsmerfs *fs;
-    struct fs_ctx ctx = {0, 0, 0, 0};
-    struct stat st;
-    uint64_t fh;
-    assert_int_equal(fs_open(dir, NULL, &fs), 0);
-    assert_int_equal(fs_create(fs, ROOT, "tmp", 0644, O_RDWR, &ctx, &fh, &st), 0);
-    size_t nw;
-    char buf[100000] = {1};
-    assert_int_equal(fs_write(fs, st.st_ino, fh, buf, sizeof(buf), 0, &ctx, &nw), 0);
-    assert_int_equal(fs_unlink(fs, ROOT, "tmp", &ctx), 0);
-    fs_close(fs); /* still open: the orphan stays, as after kill -9 */
+    uint64_t orphan = make_orphan(dir);
     struct seen s;
     struct fs_check_report r;
     assert_int_equal(run_check(dir, &s, &r), 0);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.p[0].kind, FS_CHECK_ORPHAN);
     assert_int_equal(s.p[0].severity, FS_CHECK_INFO);
-    assert_int_equal(s.p[0].ino, st.st_ino);
+    assert_int_equal(s.p[0].ino, orphan);
     assert_int_equal(r.errors, 0);
     assert_int_equal(r.infos, 1);
     /* the next mount frees it */
+    struct lsmerfs *fs;
     assert_int_equal(fs_open(dir, NULL, &fs), 0);
     fs_close(fs);
     assert_int_equal(run_check(dir, &s, &r), 0);
     assert_int_equal(s.n, 0);
     test_rmtree(dir);
     free(dir);
-}
-
-static char *find_table(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char *best = NULL;
-    off_t best_size = 0;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".sst") != 0) continue;
-        char *p = malloc(strlen(dir) + n + 2);
-        sprintf(p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && st.st_size > best_size) {
-            free(best);
-            best = p;
-            best_size = st.st_size;
-        } else {
-            free(p);
-        }
-    }
-    closedir(d);
-    return best;
 }
 
 static void test_flipped_bit(void **state)
@@ -444,30 +499,12 @@ static void test_flipped_bit(void **state)
     struct seen s;
     struct fs_check_report r;
     build_store(&t, "fsck_bitflip");
-    lsmer_db *db;
-    lsmer_options opt;
-    lsmer_options_init(&opt);
-    opt.log_level = LSMER_LOG_ERROR;
-    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
-    assert_int_equal(lsmer_flush(db), 0);
-    assert_int_equal(lsmer_compact_range(db, NULL), 0);
-    lsmer_close(db);
-    char *table = find_table(t.dir);
-    assert_non_null(table);
+    char *table = compact_to_table(t.dir);
     /* clean once in tables */
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     assert_int_equal(s.n, 0);
 
-    struct stat st;
-    assert_int_equal(stat(table, &st), 0);
-    int fd = open(table, O_RDWR);
-    assert_true(fd >= 0);
-    off_t at = st.st_size / 3; /* inside the file data blocks */
-    uint8_t byte;
-    assert_int_equal(pread(fd, &byte, 1, at), 1);
-    byte ^= 0x10;
-    assert_int_equal(pwrite(fd, &byte, 1, at), 1);
-    close(fd);
+    flip_bit(table);
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     assert_true(s.n >= 1);
     assert_int_equal(s.p[0].kind, FS_CHECK_CHECKSUM);
@@ -477,8 +514,7 @@ static void test_flipped_bit(void **state)
     for (int i = 0; i < s.n; i++) /* no false lost/nlink reports after it */
         assert_true(s.p[i].kind == FS_CHECK_CHECKSUM || s.p[i].kind == FS_CHECK_INCOMPLETE);
     free(table);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_refusals(void **state)
@@ -507,8 +543,7 @@ static void test_refusals(void **state)
     fs_close(fs);
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     assert_int_equal(s.n, 0);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 /* ---- repair ------------------------------------------------------------ */
@@ -529,13 +564,6 @@ static void collect_fix(void *arg, const struct fs_check_problem *p, int fixed, 
     f->fixed[f->n] = fixed;
     snprintf(f->path[f->n], sizeof(f->path[0]), "%s", p->path ? p->path : "");
     f->n++;
-}
-
-static void print_problem(void *arg, const struct fs_check_problem *p)
-{
-    (void)arg;
-    print_message("  %s %s %s: %s\n", p->severity ? "ERROR" : "INFO", fs_check_kind_name(p->kind),
-                  p->path ? p->path : "-", p->msg);
 }
 
 static int run_repair(const char *dir, struct fixes *f, struct fs_repair_report *rr)
@@ -594,6 +622,16 @@ static char *read_file(const char *dir, uint64_t ino, size_t *len)
     return buf;
 }
 
+/* The regular file at ino holds exactly want[0, len). */
+static void expect_file(const char *dir, uint64_t ino, const char *want, size_t len)
+{
+    size_t n;
+    char *got = read_file(dir, ino, &n);
+    assert_int_equal(n, len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
 /* ino of parent/name through the fs core, 0 if there is none. */
 static uint64_t lookup(const char *dir, uint64_t parent, const char *name)
 {
@@ -613,8 +651,8 @@ static void test_repair_entries(void **state)
     struct fixes f;
     struct fs_repair_report rr;
     build_store(&t, "repair_entries");
-    size_t len0, len1;
-    char *before = read_file(t.dir, t.f, &len0);
+    size_t flen;
+    char *before = read_file(t.dir, t.f, &flen);
     uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
     /* an entry naming nothing */
     dentry_encode(t.f + 500, S_IFREG >> 12, v);
@@ -640,17 +678,13 @@ static void test_repair_entries(void **state)
     assert_int_equal(lookup(t.dir, t.a, "b"), t.b);
     assert_int_equal(lookup(t.dir, ROOT, "small"), t.small);
     assert_int_equal(lookup(t.dir, t.b, "g"), t.f);
-    char *after = read_file(t.dir, t.f, &len1);
-    assert_int_equal(len0, len1);
-    assert_memory_equal(before, after, len0);
+    expect_file(t.dir, t.f, before, flen);
     free(before);
-    free(after);
     /* a second repair finds nothing to do */
     assert_int_equal(run_repair(t.dir, &f, &rr), 0);
     assert_int_equal(rr.fixed, 0);
     assert_int_equal(f.n, 0);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_repair_counts(void **state)
@@ -685,8 +719,7 @@ static void test_repair_counts(void **state)
     get_inode(t.dir, t.b, in);
     assert_int_equal(in->parent, t.a);
     free(in);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_repair_lost(void **state)
@@ -720,26 +753,19 @@ static void test_repair_lost(void **state)
     uint64_t lf = lookup(t.dir, ROOT, "lost+found");
     assert_true(lf > 0);
     char name[32];
-    size_t n0, n1;
-    char *want = read_file(t.dir, t.small, &n0);
+    size_t n;
+    char *want = read_file(t.dir, t.small, &n);
     uint64_t inos[3] = {lost, high, child};
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof(name), "#%llu", (unsigned long long)inos[i]);
         assert_int_equal(lookup(t.dir, lf, name), inos[i]);
-        char *got = read_file(t.dir, inos[i], &n1);
-        assert_int_equal(n0, n1);
-        assert_memory_equal(want, got, n0);
-        free(got);
+        expect_file(t.dir, inos[i], want, n);
     }
     free(want);
     snprintf(name, sizeof(name), "#%llu", (unsigned long long)empty);
     assert_int_equal(lookup(t.dir, lf, name), 0);
     uint8_t ik[KEY_INO_LEN];
-    lsmer_db *db;
-    lsmer_options opt;
-    lsmer_options_init(&opt);
-    opt.log_level = LSMER_LOG_ERROR;
-    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
+    lsmer_db *db = open_raw(t.dir);
     lsmer_buf bv = {0};
     assert_int_equal(lsmer_get(db, NULL, ik, key_inode(ik, empty), &bv), -ENOENT);
     lsmer_close(db);
@@ -757,8 +783,7 @@ static void test_repair_lost(void **state)
     assert_int_equal(run_check(t.dir, &s, &r), 0);
     assert_int_equal(s.n, 0);
     free(in);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_repair_blocks(void **state)
@@ -768,17 +793,13 @@ static void test_repair_blocks(void **state)
     struct fixes f;
     struct fs_repair_report rr;
     build_store(&t, "repair_blocks");
-    size_t len0, len1;
-    char *before = read_file(t.dir, t.f, &len0);
+    size_t flen;
+    char *before = read_file(t.dir, t.f, &flen);
     uint8_t k[KEY_NAMED_MAX], v[10] = {1};
     put_raw(t.dir, k, key_block(k, t.f, 50), v, sizeof(v));
     uint64_t last = 200000 / t.bs, len = 200000 % t.bs + 7;
     uint8_t *big = calloc(1, len);
-    lsmer_db *db;
-    lsmer_options opt;
-    lsmer_options_init(&opt);
-    opt.log_level = LSMER_LOG_ERROR;
-    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
+    lsmer_db *db = open_raw(t.dir);
     lsmer_buf bv = {0};
     assert_int_equal(lsmer_get(db, NULL, k, key_block(k, t.f, last), &bv), 0);
     memcpy(big, bv.data, bv.size);
@@ -798,14 +819,10 @@ static void test_repair_blocks(void **state)
     expect_fixed(&f, FS_CHECK_XATTR_DEAD, NULL);
     expect_fixed(&f, FS_CHECK_ORPHAN_LINKED, "/small");
     expect_fixed(&f, FS_CHECK_ORPHAN_DEAD, NULL);
-    char *after = read_file(t.dir, t.f, &len1);
-    assert_int_equal(len0, len1);
-    assert_memory_equal(before, after, len0);
+    expect_file(t.dir, t.f, before, flen);
     free(before);
-    free(after);
     assert_int_equal(lookup(t.dir, ROOT, "small"), t.small);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_repair_cycle(void **state)
@@ -815,10 +832,7 @@ static void test_repair_cycle(void **state)
     struct fixes f;
     struct fs_repair_report rr;
     build_store(&t, "repair_cycle");
-    uint8_t k[KEY_NAMED_MAX], v[DENTRY_VAL_LEN];
-    put_raw(t.dir, k, key_dentry(k, ROOT, "a", 1), NULL, 0);
-    dentry_encode(t.a, S_IFDIR >> 12, v);
-    put_raw(t.dir, k, key_dentry(k, t.b, "a", 1), v, sizeof(v));
+    make_cycle(&t);
     repair_clean(t.dir, &f, &rr);
     expect_fixed(&f, FS_CHECK_UNREACHABLE, NULL);
     uint64_t lf = lookup(t.dir, ROOT, "lost+found");
@@ -834,25 +848,14 @@ static void test_repair_cycle(void **state)
     else
         assert_int_equal(lookup(t.dir, t.b, "a"), t.a);
     assert_int_equal(lookup(t.dir, t.a, "f"), t.f);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 static void test_repair_orphan(void **state)
 {
     (void)state;
     char *dir = test_tmpdir("repair_orphan");
-    struct lsmerfs *fs;
-    struct fs_ctx ctx = {0, 0, 0, 0};
-    struct stat st;
-    uint64_t fh;
-    assert_int_equal(fs_open(dir, NULL, &fs), 0);
-    assert_int_equal(fs_create(fs, ROOT, "tmp", 0644, O_RDWR, &ctx, &fh, &st), 0);
-    size_t nw;
-    char buf[100000] = {1};
-    assert_int_equal(fs_write(fs, st.st_ino, fh, buf, sizeof(buf), 0, &ctx, &nw), 0);
-    assert_int_equal(fs_unlink(fs, ROOT, "tmp", &ctx), 0);
-    fs_close(fs);
+    make_orphan(dir);
     struct fixes f;
     struct fs_repair_report rr;
     repair_clean(dir, &f, &rr);
@@ -870,23 +873,8 @@ static void test_repair_refuses_checksum(void **state)
     (void)state;
     struct tree t;
     build_store(&t, "repair_bitflip");
-    lsmer_db *db;
-    lsmer_options opt;
-    lsmer_options_init(&opt);
-    opt.log_level = LSMER_LOG_ERROR;
-    assert_int_equal(lsmer_open(t.dir, &opt, &db), 0);
-    assert_int_equal(lsmer_flush(db), 0);
-    assert_int_equal(lsmer_compact_range(db, NULL), 0);
-    lsmer_close(db);
-    char *table = find_table(t.dir);
-    struct stat st;
-    assert_int_equal(stat(table, &st), 0);
-    int fd = open(table, O_RDWR);
-    uint8_t byte;
-    assert_int_equal(pread(fd, &byte, 1, st.st_size / 3), 1);
-    byte ^= 0x10;
-    assert_int_equal(pwrite(fd, &byte, 1, st.st_size / 3), 1);
-    close(fd);
+    char *table = compact_to_table(t.dir);
+    off_t size = flip_bit(table);
     struct fixes f;
     struct fs_repair_report rr;
     assert_int_equal(run_repair(t.dir, &f, &rr), 0);
@@ -895,20 +883,18 @@ static void test_repair_refuses_checksum(void **state)
     assert_int_equal(rr.last.incomplete, 1);
     assert_true(f.n >= 1);
     for (int i = 0; i < f.n; i++) assert_int_equal(f.fixed[i], 0);
-    struct stat st2;
-    assert_int_equal(stat(table, &st2), 0); /* the table is still there, unchanged */
-    assert_int_equal(st2.st_size, st.st_size);
+    struct stat st;
+    assert_int_equal(stat(table, &st), 0); /* the table is still there, unchanged */
+    assert_int_equal(st.st_size, size);
     /* in use: refused */
     free(table);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
     build_store(&t, "repair_busy");
     struct lsmerfs *fs;
     assert_int_equal(fs_open(t.dir, NULL, &fs), 0);
     assert_int_equal(run_repair(t.dir, &f, &rr), -EBUSY);
     fs_close(fs);
-    test_rmtree(t.dir);
-    free(t.dir);
+    tree_free(&t);
 }
 
 int main(void)

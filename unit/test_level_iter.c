@@ -1,6 +1,6 @@
 /*
  * test_level_iter.c — the level iterator over fake files: each file is an
- * in-test iterator over a sorted array of internal keys, opened through the
+ * array iterator (arr_iter.h) over sorted internal keys, opened through the
  * test's open_file, which counts opens and live iterators. Levels are cut
  * at random points, with files whose key range reaches past their entries
  * and files with no entries at all (as tombstone-only tables are). Random
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arr_iter.h"
 #include "dbformat.h"
 #include "filemeta.h"
 #include "iterator.h"
@@ -30,81 +31,25 @@ struct ent {
     uint8_t k[2 + IKEY_TRAILER];
 };
 
-static struct slice ent_key(const struct ent *e)
+static struct slice ent_key(const void *entry)
 {
+    const struct ent *e = entry;
     return slice_make(e->k, sizeof(e->k));
 }
+
+/* A table's value does not matter here: the key stands in for it. */
+static const struct arr_iter_type ent_type = {
+    .entry_size = sizeof(struct ent),
+    .key = ent_key,
+    .value = ent_key,
+    .cmp = ikey_compare,
+};
 
 static void ent_make(struct ent *e, unsigned ukey, uint64_t seq, int type)
 {
     uint8_t u[2] = {(uint8_t)(ukey >> 8), (uint8_t)ukey};
     ikey_write(e->k, u, 2, seq, type);
 }
-
-/* ---- array iterator (test double) ---------------------------------------- */
-
-struct arr_iter {
-    struct iter base;
-    const struct ent *e;
-    long n, pos;
-    int *live;
-};
-
-static int a_valid(const struct iter *it)
-{
-    return ((const struct arr_iter *)it)->pos >= 0;
-}
-static void a_land(struct arr_iter *a, long p)
-{
-    a->pos = (p < 0 || p >= a->n) ? -1 : p;
-}
-static void a_seek_first(struct iter *it)
-{
-    a_land((struct arr_iter *)it, 0);
-}
-static void a_seek_last(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    a_land(a, a->n - 1);
-}
-static void a_seek(struct iter *it, struct slice t)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    long p = 0;
-    while (p < a->n && ikey_compare(ent_key(&a->e[p]), t) < 0) p++;
-    a_land(a, p);
-}
-static void a_next(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos + 1);
-}
-static void a_prev(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos - 1);
-}
-static struct slice a_key(const struct iter *it)
-{
-    const struct arr_iter *a = (const struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    return ent_key(&a->e[a->pos]);
-}
-static int a_status(const struct iter *it)
-{
-    (void)it;
-    return 0;
-}
-static void a_destroy(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    (*a->live)--;
-    free(a);
-}
-static const struct iter_ops arr_ops = {a_valid, a_seek_first, a_seek_last, a_seek,   a_next,
-                                        a_prev,  a_key,        a_key,       a_status, a_destroy};
 
 /* ---- a fake level -------------------------------------------------------- */
 
@@ -120,25 +65,25 @@ struct fake_level {
     size_t nfiles;
     struct ent *all; /* every entry in order: the model */
     long nall;
-    int live, opens, released;
+    int opens, released;
+    int made, destroyed; /* file iterators (arr_iter.h) made and destroyed */
 };
+
+/* File iterators open right now. */
+static int live_files(const struct fake_level *lv)
+{
+    return lv->made - lv->destroyed;
+}
 
 static struct iter *fake_open(void *arg, const struct file_meta *f)
 {
     struct fake_level *lv = arg;
-    assert_int_equal(lv->live, 0); /* one file at a time */
+    assert_int_equal(live_files(lv), 0); /* one file at a time */
     lv->opens++;
     struct fake_file *ff = &lv->ff[f->number];
     if (ff->bad) return iter_new_empty(-EIO);
-    struct arr_iter *a = calloc(1, sizeof(*a));
-    assert_non_null(a);
-    a->base.ops = &arr_ops;
-    a->e = ff->e;
-    a->n = ff->n;
-    a->pos = -1;
-    a->live = &lv->live;
-    lv->live++;
-    return &a->base;
+    lv->made++;
+    return arr_iter_new(&ent_type, ff->e, ff->n, -1, &lv->destroyed);
 }
 
 static void fake_release(void *arg)
@@ -217,7 +162,7 @@ static void fake_level_free(struct fake_level *lv)
 static void check_at(struct iter *it, const struct fake_level *lv, long pos)
 {
     assert_int_equal(iter_status(it), 0);
-    assert_true(lv->live <= 1);
+    assert_true(live_files(lv) <= 1);
     if (pos < 0 || pos >= lv->nall) {
         assert_false(iter_valid(it));
         return;
@@ -266,7 +211,7 @@ static void random_walks(void **state)
             check_at(it, &lv, pos);
         }
         iter_destroy(it);
-        assert_int_equal(lv.live, 0);
+        assert_int_equal(live_files(&lv), 0);
         assert_int_equal(lv.released, 1);
         fake_level_free(&lv);
     }

@@ -1,12 +1,13 @@
 /*
  * test_merging_iter.c — the n-way merge against a model: the children are
- * in-test iterators over sorted arrays, the model is every child's entries
- * in one array sorted by (key, child index), walked with a cursor. Random
- * walks mix seeks, nexts and prevs (so direction switches happen at every
- * kind of position), with keys from a tiny alphabet so that equal keys in
- * different children are common; both the linear-scan (few children) and
- * the heap (many children) paths run. A child that fails must stop the
- * merge before any later entry is returned, with the child's status.
+ * array iterators (arr_iter.h) over sorted arrays, the model is every
+ * child's entries in one array sorted by (key, child index), walked with a
+ * cursor. Random walks mix seeks, nexts and prevs (so direction switches
+ * happen at every kind of position), with keys from a tiny alphabet so that
+ * equal keys in different children are common; both the linear-scan (few
+ * children) and the heap (many children) paths run. A child that fails
+ * must stop the merge before any later entry is returned, with the child's
+ * status.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arr_iter.h"
 #include "dbformat.h"
 #include "iterator.h"
 #include "merging_iter.h"
 #include "testutil.h"
 
-/* ---- an iterator over a sorted array (test double) --------------------- */
+/* ---- the children: iterators over sorted arrays (arr_iter.h) ------------ */
 
 struct kv {
     uint8_t k[4];
@@ -32,104 +34,29 @@ struct kv {
     uint8_t v[8];
 };
 
-struct arr_iter {
-    struct iter base;
-    const struct kv *e;
-    long n, pos;  /* pos in [0, n) when valid */
-    long err_pos; /* landing here fails with -EIO; -1 never */
-    int err;
-    int *destroyed;
-};
-
 static int kv_cmp(const struct kv *a, const struct kv *b)
 {
     return bytewise_compare_raw(a->k, a->kn, b->k, b->kn);
 }
 
-static void a_land(struct arr_iter *a, long pos)
+static struct slice kv_key(const void *entry)
 {
-    a->err = 0;
-    if (pos >= 0 && pos < a->n && pos == a->err_pos) {
-        a->err = -EIO;
-        pos = -1;
-    }
-    a->pos = (pos < 0 || pos >= a->n) ? -1 : pos;
+    const struct kv *e = entry;
+    return slice_make(e->k, e->kn);
 }
-static int a_valid(const struct iter *it)
-{
-    return ((const struct arr_iter *)it)->pos >= 0;
-}
-static void a_seek_first(struct iter *it)
-{
-    a_land((struct arr_iter *)it, 0);
-}
-static void a_seek_last(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    a_land(a, a->n - 1);
-}
-static void a_seek(struct iter *it, struct slice t)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    long lo = 0, hi = a->n;
-    while (lo < hi) {
-        long mid = (lo + hi) / 2;
-        if (bytewise_compare_raw(a->e[mid].k, a->e[mid].kn, t.p, t.n) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    a_land(a, lo);
-}
-static void a_next(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos + 1);
-}
-static void a_prev(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    a_land(a, a->pos - 1);
-}
-static struct slice a_key(const struct iter *it)
-{
-    const struct arr_iter *a = (const struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    return slice_make(a->e[a->pos].k, a->e[a->pos].kn);
-}
-static struct slice a_value(const struct iter *it)
-{
-    const struct arr_iter *a = (const struct arr_iter *)it;
-    assert_true(a->pos >= 0);
-    return slice_make(a->e[a->pos].v, sizeof(a->e[a->pos].v));
-}
-static int a_status(const struct iter *it)
-{
-    return ((const struct arr_iter *)it)->err;
-}
-static void a_destroy(struct iter *it)
-{
-    struct arr_iter *a = (struct arr_iter *)it;
-    if (a->destroyed) (*a->destroyed)++;
-    free(a);
-}
-static const struct iter_ops arr_ops = {a_valid, a_seek_first, a_seek_last, a_seek,   a_next,
-                                        a_prev,  a_key,        a_value,     a_status, a_destroy};
 
-static struct iter *arr_iter_new(const struct kv *e, long n, long err_pos, int *destroyed)
+static struct slice kv_value(const void *entry)
 {
-    struct arr_iter *a = calloc(1, sizeof(*a));
-    assert_non_null(a);
-    a->base.ops = &arr_ops;
-    a->e = e;
-    a->n = n;
-    a->pos = -1;
-    a->err_pos = err_pos;
-    a->destroyed = destroyed;
-    return &a->base;
+    const struct kv *e = entry;
+    return slice_make(e->v, sizeof(e->v));
 }
+
+static const struct arr_iter_type kv_type = {
+    .entry_size = sizeof(struct kv),
+    .key = kv_key,
+    .value = kv_value,
+    .cmp = slice_compare,
+};
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -226,7 +153,7 @@ static void run_one(struct rng *r, int nchildren, int steps)
     for (int c = 0; c < nchildren; c++) {
         make_child(r, c, &cd[c]);
         total += cd[c].n;
-        kids[c] = arr_iter_new(cd[c].e, cd[c].n, -1, &destroyed);
+        kids[c] = arr_iter_new(&kv_type, cd[c].e, cd[c].n, -1, &destroyed);
     }
     struct mentry *me = calloc((size_t)total + 1, sizeof(*me));
     assert_non_null(me);
@@ -295,7 +222,7 @@ static void degenerate(void **state)
     iter_destroy(m);
 
     struct kv e[2] = {{"a", 1, {0}}, {"b", 1, {0}}};
-    struct iter *one = arr_iter_new(e, 2, -1, NULL);
+    struct iter *one = arr_iter_new(&kv_type, e, 2, -1, NULL);
     m = merging_iter_new(&one, 1, bytewise_compare_raw);
     iter_seek_last(m);
     assert_true(iter_valid(m));
@@ -304,7 +231,7 @@ static void degenerate(void **state)
 
     int destroyed = 0;
     struct iter *kids[8];
-    for (int i = 0; i < 8; i++) kids[i] = arr_iter_new(e, 0, -1, &destroyed);
+    for (int i = 0; i < 8; i++) kids[i] = arr_iter_new(&kv_type, e, 0, -1, &destroyed);
     m = merging_iter_new(kids, 8, bytewise_compare_raw);
     iter_seek_first(m);
     assert_false(iter_valid(m));
@@ -338,7 +265,7 @@ static void child_error(void **state)
                 bad = c;
                 bad_idx = (long)rng_uniform(&r, (uint64_t)cd[c].n);
             }
-            kids[c] = arr_iter_new(cd[c].e, cd[c].n, c == bad ? bad_idx : -1, NULL);
+            kids[c] = arr_iter_new(&kv_type, cd[c].e, cd[c].n, c == bad ? bad_idx : -1, NULL);
         }
         struct mentry *me = calloc((size_t)total + 1, sizeof(*me));
         long n = 0;

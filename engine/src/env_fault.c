@@ -202,6 +202,26 @@ static char *backup_name(struct fault_env *fe, const char *path)
     return b;
 }
 
+/* Renames the existing file at path aside to a new backup name, so that
+ * undoing the change that replaces or removes it can bring it back. On
+ * success *n is its node and *backup the name it now has (the caller owns
+ * it); on failure *backup is NULL. Call with mu held. */
+static int set_aside(struct fault_env *fe, const char *path, struct fnode **n, char **backup)
+{
+    *backup = NULL;
+    int rc = node_get_existing(fe, path, n);
+    if (rc < 0) return rc;
+    char *b = backup_name(fe, path);
+    if (!b) return -ENOMEM;
+    rc = env_rename(fe->base, path, b);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *backup = b;
+    return 0;
+}
+
 static void undo_free(struct fault_env *fe, struct undo *u)
 {
     if (u->node) u->node->refs--;
@@ -424,6 +444,15 @@ static int file_check(struct fault_env *fe, struct fault_file *ff, unsigned kind
     return fault_check(fe, kind);
 }
 
+/* Call with mu held: the error of an op that writes through ff (append,
+ * prealloc) before it runs, or 0. A read-only handle cannot write. */
+static int write_check(struct fault_env *fe, struct fault_file *ff)
+{
+    int rc = file_check(fe, ff, FAULT_APPEND);
+    if (rc == 0 && !ff->node) rc = -EBADF;
+    return rc;
+}
+
 static int fault_pread(struct env_file *f, void *buf, size_t n, uint64_t off, size_t *got)
 {
     struct fault_file *ff = (struct fault_file *)f;
@@ -445,8 +474,7 @@ static int fault_append(struct env_file *f, const void *buf, size_t n)
     int rc;
 
     pthread_mutex_lock(&fe->mu);
-    rc = file_check(fe, ff, FAULT_APPEND);
-    if (rc == 0 && !ff->node) rc = -EBADF;
+    rc = write_check(fe, ff);
     if (rc == 0) {
         rc = env_append(ff->real, buf, n);
         if (rc == 0)
@@ -463,8 +491,7 @@ static int fault_prealloc(struct env_file *f, uint64_t len, int written)
     struct fault_file *ff = (struct fault_file *)f;
     struct fault_env *fe = fenv(f->env);
     pthread_mutex_lock(&fe->mu);
-    int rc = file_check(fe, ff, FAULT_APPEND);
-    if (rc == 0 && !ff->node) rc = -EBADF;
+    int rc = write_check(fe, ff);
     if (rc == 0) rc = env_prealloc(ff->real, len, written);
     if (rc == 0 && ff->node->size + len > ff->node->prealloc)
         ff->node->prealloc = ff->node->size + len;
@@ -543,14 +570,26 @@ static int fault_file_size(struct lsmer_env *e, const char *path, uint64_t *out)
     return rc;
 }
 
-static int fault_exists(struct lsmer_env *e, const char *path)
+/* A call on a path that needs no undo entry, passed to the base env
+ * under mu; -EIO after a simulated power loss. */
+static int pass_path_op(struct lsmer_env *e, const char *path,
+                        int (*op)(struct lsmer_env *base, const char *path))
 {
     struct fault_env *fe = fenv(e);
-    int rc;
     pthread_mutex_lock(&fe->mu);
-    rc = fe->crashed ? -EIO : env_exists(fe->base, path);
+    int rc = fe->crashed ? -EIO : op(fe->base, path);
     pthread_mutex_unlock(&fe->mu);
     return rc;
+}
+
+static int fault_exists(struct lsmer_env *e, const char *path)
+{
+    return pass_path_op(e, path, env_exists);
+}
+
+static int fault_mkdir(struct lsmer_env *e, const char *path)
+{
+    return pass_path_op(e, path, env_mkdir);
 }
 
 static int fault_remove(struct lsmer_env *e, const char *path)
@@ -563,16 +602,9 @@ static int fault_remove(struct lsmer_env *e, const char *path)
     pthread_mutex_lock(&fe->mu);
     rc = fault_check(fe, FAULT_REMOVE);
     if (rc < 0) goto out;
-    rc = node_get_existing(fe, path, &n);
-    if (rc < 0) goto out;
-    backup = backup_name(fe, path);
-    if (!backup) {
-        rc = -ENOMEM;
-        goto out;
-    }
     /* Keep the file aside: a power loss before the directory sync brings
      * it back. */
-    rc = env_rename(fe->base, path, backup);
+    rc = set_aside(fe, path, &n, &backup);
     if (rc < 0) goto out;
     n->live = 0;
     rc = undo_push(fe, UNDO_REMOVE, path, NULL, backup, n, NULL);
@@ -602,14 +634,7 @@ static int fault_rename(struct lsmer_env *e, const char *from, const char *to)
         goto out;
     }
     if (ex) {
-        rc = node_get_existing(fe, to, &old);
-        if (rc < 0) goto out;
-        backup = backup_name(fe, to);
-        if (!backup) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        rc = env_rename(fe->base, to, backup);
+        rc = set_aside(fe, to, &old, &backup);
         if (rc < 0) goto out;
     }
     rc = env_rename(fe->base, from, to);
@@ -625,16 +650,6 @@ static int fault_rename(struct lsmer_env *e, const char *from, const char *to)
 out:
     free(backup);
     node_gc(fe);
-    pthread_mutex_unlock(&fe->mu);
-    return rc;
-}
-
-static int fault_mkdir(struct lsmer_env *e, const char *path)
-{
-    struct fault_env *fe = fenv(e);
-    int rc;
-    pthread_mutex_lock(&fe->mu);
-    rc = fe->crashed ? -EIO : env_mkdir(fe->base, path);
     pthread_mutex_unlock(&fe->mu);
     return rc;
 }

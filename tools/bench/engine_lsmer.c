@@ -247,42 +247,16 @@ static int lb_counters(void *db, struct bench_engine_counters *out)
     return 0;
 }
 
-const struct bench_engine_ops bench_engine_lsmer = {
-    .name = "lsmer",
-    .describe = lb_describe,
-    .open = lb_open,
-    .close = lb_close,
-    .thread_init = lb_thread_init,
-    .thread_fini = lb_thread_fini,
-    .put = lb_put,
-    .del = lb_del,
-    .write_batch = lb_write_batch,
-    .get = lb_get,
-    .iter_open = lb_iter_open,
-    .iter_seek = lb_iter_seek,
-    .iter_next = lb_iter_next,
-    .iter_entry = lb_iter_entry,
-    .iter_status = lb_iter_status,
-    .iter_close = lb_iter_close,
-    .counters = lb_counters,
-};
+/* The two engines differ in name, compression and so description. */
+#define LSMER_BENCH_OPS(engine_name, describe_fn, open_fn)                                         \
+    {                                                                                              \
+        .name = engine_name, .describe = describe_fn, .open = open_fn, .close = lb_close,          \
+        .thread_init = lb_thread_init, .thread_fini = lb_thread_fini, .put = lb_put,               \
+        .del = lb_del, .write_batch = lb_write_batch, .get = lb_get, .iter_open = lb_iter_open,    \
+        .iter_seek = lb_iter_seek, .iter_next = lb_iter_next, .iter_entry = lb_iter_entry,         \
+        .iter_status = lb_iter_status, .iter_close = lb_iter_close, .counters = lb_counters,       \
+    }
 
-const struct bench_engine_ops bench_engine_lsmer_nocomp = {
-    .name = "lsmer-nocomp",
-    .describe = lb_describe_nocomp,
-    .open = lb_open_nocomp,
-    .close = lb_close,
-    .thread_init = lb_thread_init,
-    .thread_fini = lb_thread_fini,
-    .put = lb_put,
-    .del = lb_del,
-    .write_batch = lb_write_batch,
-    .get = lb_get,
-    .iter_open = lb_iter_open,
-    .iter_seek = lb_iter_seek,
-    .iter_next = lb_iter_next,
-    .iter_entry = lb_iter_entry,
-    .iter_status = lb_iter_status,
-    .iter_close = lb_iter_close,
-    .counters = lb_counters,
-};
+const struct bench_engine_ops bench_engine_lsmer = LSMER_BENCH_OPS("lsmer", lb_describe, lb_open);
+const struct bench_engine_ops bench_engine_lsmer_nocomp =
+    LSMER_BENCH_OPS("lsmer-nocomp", lb_describe_nocomp, lb_open_nocomp);

@@ -14,6 +14,8 @@
 #define LSMER_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "lsmer.h"
 
@@ -52,5 +54,31 @@ int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_size(const char *s, uint64_t *out);
 /* "12.3 MiB" */
 void cli_format_bytes(uint64_t v, char *buf, unsigned len);
+/* Seconds on the monotonic clock since t0 (taken from CLOCK_MONOTONIC). */
+double cli_seconds_since(const struct timespec *t0);
+
+/* The command line of a command whose options are all flags (compact,
+ * backup, restore): -q/--quiet, -h/--help and, where it takes it,
+ * --no-verify; then a fixed number of operands. */
+struct cli_flags_syntax {
+    const char *cmd;        /* "restore" */
+    const char *synopsis;   /* "lsmer restore [--quiet] BACKUP DATA_DIR" */
+    void (*usage)(FILE *f); /* prints the --help text */
+    int operands;           /* exactly this many follow the flags */
+    const char *missing;    /* what to say when fewer do */
+    int takes_no_verify;
+};
+
+struct cli_flags {
+    int quiet;     /* -q, --quiet: no progress line and no summary */
+    int no_verify; /* --no-verify */
+};
+
+/* Parses argv by syn (getopt_long; the operands start at argv[optind]).
+ * Returns -1 with f filled when the command goes on, or the exit code it
+ * returns at once: CLI_EXIT_OK after --help printed the usage to stdout,
+ * CLI_EXIT_USAGE after an unknown option or a wrong number of operands was
+ * reported ("... (usage: SYNOPSIS)"). */
+int cli_parse_flags(const struct cli_flags_syntax *syn, int argc, char **argv, struct cli_flags *f);
 
 #endif /* LSMER_CLI_H */

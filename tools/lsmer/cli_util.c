@@ -1,12 +1,13 @@
 /*
  * cli_util.c — helpers the `lsmer` subcommands share: error messages that
- * say what to do, opening a database with a clear diagnosis, and parsing
- * numbers and sizes.
+ * say what to do, opening a database with a clear diagnosis, parsing
+ * numbers, sizes and flag-only command lines, and timing.
  */
 #include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,4 +147,51 @@ void cli_format_bytes(uint64_t v, char *buf, unsigned len)
         snprintf(buf, len, "%llu B", (unsigned long long)v);
     else
         snprintf(buf, len, "%.1f %s", d, units[u]);
+}
+
+double cli_seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int cli_parse_flags(const struct cli_flags_syntax *syn, int argc, char **argv, struct cli_flags *f)
+{
+    struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-verify", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    if (!syn->takes_no_verify) opts[2] = opts[3];
+    memset(f, 0, sizeof(*f));
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":qh", opts, NULL);
+        if (c == -1) break;
+        switch (c) {
+        case 'q':
+            f->quiet = 1;
+            break;
+        case 'n':
+            f->no_verify = 1;
+            break;
+        case 'h':
+            syn->usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            cli_error(syn->cmd, "unknown option '%s' (see 'lsmer %s --help')", argv[optind - 1],
+                      syn->cmd);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != syn->operands) {
+        cli_error(syn->cmd, "%s (usage: %s)",
+                  argc - optind < syn->operands ? syn->missing : "too many arguments",
+                  syn->synopsis);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
 }

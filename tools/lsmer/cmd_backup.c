@@ -10,7 +10,6 @@
 #ifdef LSMER_WITH_FS
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -190,43 +189,22 @@ static void verify_progress(void *arg, const char *phase, uint64_t keys)
 
 int cmd_backup(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"no-verify", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct cli_flags_syntax syntax = {
+        .cmd = "backup",
+        .synopsis = "lsmer backup [--quiet] DATA_DIR|MOUNTPOINT DEST",
+        .usage = backup_usage,
+        .operands = 2,
+        .missing = "missing arguments",
+        .takes_no_verify = 1,
     };
-    int quiet = 0, verify = 1;
-    optind = 1;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, ":qh", opts, NULL);
-        if (c == -1) break;
-        switch (c) {
-        case 'q':
-            quiet = 1;
-            break;
-        case 'n':
-            verify = 0;
-            break;
-        case 'h':
-            backup_usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            cli_error("backup", "unknown option '%s' (see 'lsmer backup --help')",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 2) {
-        cli_error("backup", "%s (usage: lsmer backup [--quiet] DATA_DIR|MOUNTPOINT DEST)",
-                  argc - optind < 2 ? "missing arguments" : "too many arguments");
-        return CLI_EXIT_USAGE;
-    }
+    struct cli_flags flags;
+    int rc = cli_parse_flags(&syntax, argc, argv, &flags);
+    if (rc >= 0) return rc;
+    int quiet = flags.quiet, verify = !flags.no_verify;
     struct cli_target t;
     if (ctl_target("backup", argv[optind], &t, quiet) != 0) return CLI_EXIT_FAIL;
     char dest[PATH_MAX];
-    int rc = absolute_dest(argv[optind + 1], dest, sizeof(dest));
+    rc = absolute_dest(argv[optind + 1], dest, sizeof(dest));
     if (rc) {
         cli_error("backup", "%s: %s", argv[optind + 1], strerror(-rc));
         return CLI_EXIT_FAIL;
@@ -245,12 +223,11 @@ int cmd_backup(int argc, char **argv)
     struct progress pr = {t.live ? t.mountpoint : t.data_dir, !quiet && isatty(STDERR_FILENO)};
     struct fs_backup_progress res;
     memset(&res, 0, sizeof(res));
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = t.live ? backup_live(&t, dest, &pr, &res) : backup_offline(&t, dest, &pr, &res);
     if (rc) return CLI_EXIT_FAIL;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = cli_seconds_since(&t0);
 
     if (verify) {
         struct verify v = {&pr, 0};

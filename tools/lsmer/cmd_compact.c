@@ -9,7 +9,6 @@
  */
 #include "cli.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -69,11 +68,20 @@ static void level_summary(const lsmer_stats *s, char *buf, size_t len)
     if (n == 0) snprintf(buf, len, "empty");
 }
 
-static double seconds_since(const struct timespec *t0)
+/* The progress line on a terminal: bytes read of what there was at the
+ * start (an estimate, capped below 100%: everything is read once on the way
+ * down, more if it passes several levels), bytes written, jobs done. */
+static void show_progress(const char *where, uint64_t nread, uint64_t nwritten, uint64_t total,
+                          uint64_t jobs)
 {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    double pct = total ? 100.0 * (double)nread / (double)total : 0;
+    if (pct > 99) pct = 99;
+    char r[32], w[32], t[32];
+    cli_format_bytes(nread, r, sizeof(r));
+    cli_format_bytes(nwritten, w, sizeof(w));
+    cli_format_bytes(total, t, sizeof(t));
+    fprintf(stderr, "\rcompacting %s: ~%.0f%%  read %s of %s, wrote %s, %llu jobs\033[K", where,
+            pct, r, t, w, (unsigned long long)jobs);
 }
 
 /* Through the daemon: "progress READ WRITTEN TOTAL JOBS" lines, then
@@ -92,15 +100,7 @@ static int compact_live(const struct cli_target *t, int quiet)
         int err;
         const char *text;
         if (sscanf(line, "progress %llu %llu %llu %llu", &rd, &wr, &total, &jobs) == 4) {
-            if (!tty) continue;
-            double pct = total ? 100.0 * (double)rd / (double)total : 0;
-            if (pct > 99) pct = 99;
-            char r[32], w[32], tt[32];
-            cli_format_bytes(rd, r, sizeof(r));
-            cli_format_bytes(wr, w, sizeof(w));
-            cli_format_bytes(total, tt, sizeof(tt));
-            fprintf(stderr, "\rcompacting %s: ~%.0f%%  read %s of %s, wrote %s, %llu jobs\033[K",
-                    t->mountpoint, pct, r, tt, w, jobs);
+            if (tty) show_progress(t->mountpoint, rd, wr, total, jobs);
         } else if (sscanf(line, "ok %llu %llu", &before, &after) == 2) {
             if (tty) fprintf(stderr, "\r\033[K");
             if (!quiet) {
@@ -108,7 +108,7 @@ static int compact_live(const struct cli_target *t, int quiet)
                 cli_format_bytes(before, sb, sizeof(sb));
                 cli_format_bytes(after, sa, sizeof(sa));
                 printf("compacted %s (live) in %.1f s: tables %s -> %s\n", t->mountpoint,
-                       seconds_since(&t0), sb, sa);
+                       cli_seconds_since(&t0), sb, sa);
             }
             ret = CLI_EXIT_OK;
             break;
@@ -129,35 +129,17 @@ static int compact_live(const struct cli_target *t, int quiet)
 
 int cmd_compact(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct cli_flags_syntax syntax = {
+        .cmd = "compact",
+        .synopsis = "lsmer compact [--quiet] DATA_DIR|MOUNTPOINT",
+        .usage = compact_usage,
+        .operands = 1,
+        .missing = "missing DATA_DIR or MOUNTPOINT",
     };
-    int quiet = 0;
-    optind = 1;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, ":qh", opts, NULL);
-        if (c == -1) break;
-        switch (c) {
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            compact_usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            cli_error("compact", "unknown option '%s' (see 'lsmer compact --help')",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        cli_error("compact", "%s (usage: lsmer compact [--quiet] DATA_DIR|MOUNTPOINT)",
-                  argc - optind == 0 ? "missing DATA_DIR or MOUNTPOINT" : "too many arguments");
-        return CLI_EXIT_USAGE;
-    }
+    struct cli_flags flags;
+    int ret = cli_parse_flags(&syntax, argc, argv, &flags);
+    if (ret >= 0) return ret;
+    int quiet = flags.quiet;
     struct cli_target target;
     if (ctl_target("compact", argv[optind], &target, quiet) != 0) return CLI_EXIT_FAIL;
     if (target.live) return compact_live(&target, quiet);
@@ -169,7 +151,7 @@ int cmd_compact(int argc, char **argv)
     memset(&before, 0, sizeof(before));
     lsmer_get_stats(job.db, &before);
     int tty = !quiet && isatty(STDERR_FILENO);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_t tid;
     int prc = pthread_create(&tid, NULL, compact_thread, &job);
@@ -180,23 +162,14 @@ int cmd_compact(int argc, char **argv)
             struct timespec nap = {0, 250 * 1000 * 1000};
             nanosleep(&nap, NULL);
             if (!tty || lsmer_get_stats(job.db, &now) != 0) continue;
-            /* Everything in the tables is read once on the way down (more if
-             * it passes several levels): a progress estimate, capped. */
-            uint64_t read = now.compaction_bytes_read - before.compaction_bytes_read;
-            uint64_t wrote = now.compaction_bytes_written - before.compaction_bytes_written;
-            uint64_t total = before.table_bytes + before.memtable_bytes;
-            double pct = total ? 100.0 * (double)read / (double)total : 0;
-            if (pct > 99) pct = 99;
-            char r[32], w[32], t[32];
-            cli_format_bytes(read, r, sizeof(r));
-            cli_format_bytes(wrote, w, sizeof(w));
-            cli_format_bytes(total, t, sizeof(t));
-            fprintf(stderr, "\rcompacting %s: ~%.0f%%  read %s of %s, wrote %s, %llu jobs\033[K",
-                    dir, pct, r, t, w, (unsigned long long)(now.compactions - before.compactions));
+            show_progress(dir, now.compaction_bytes_read - before.compaction_bytes_read,
+                          now.compaction_bytes_written - before.compaction_bytes_written,
+                          before.table_bytes + before.memtable_bytes,
+                          now.compactions - before.compactions);
         }
         pthread_join(tid, NULL);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = cli_seconds_since(&t0);
     if (tty) fprintf(stderr, "\r\033[K");
     if (job.rc != 0) {
         cli_error("compact", "compacting %s failed: %s; %s", dir, lsmer_strerror(job.rc),
@@ -210,9 +183,8 @@ int cmd_compact(int argc, char **argv)
         level_summary(&now, la, sizeof(la));
         cli_format_bytes(before.table_bytes, sb, sizeof(sb));
         cli_format_bytes(now.table_bytes, sa, sizeof(sa));
-        printf("compacted %s in %.1f s: tables %s -> %s; files per level %s -> %s\n", dir,
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, sb, sa,
-               lb, la);
+        printf("compacted %s in %.1f s: tables %s -> %s; files per level %s -> %s\n", dir, secs, sb,
+               sa, lb, la);
     }
     lsmer_close(job.db);
     return CLI_EXIT_OK;

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,35 +200,17 @@ static int copy_store(const char *from, const char *to, struct ui *u)
 
 int cmd_restore(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct cli_flags_syntax syntax = {
+        .cmd = "restore",
+        .synopsis = "lsmer restore [--quiet] BACKUP DATA_DIR",
+        .usage = restore_usage,
+        .operands = 2,
+        .missing = "missing arguments",
     };
-    int quiet = 0;
-    optind = 1;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, ":qh", opts, NULL);
-        if (c == -1) break;
-        switch (c) {
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            restore_usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            cli_error("restore", "unknown option '%s' (see 'lsmer restore --help')",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 2) {
-        cli_error("restore", "%s (usage: lsmer restore [--quiet] BACKUP DATA_DIR)",
-                  argc - optind < 2 ? "missing arguments" : "too many arguments");
-        return CLI_EXIT_USAGE;
-    }
+    struct cli_flags flags;
+    int rc = cli_parse_flags(&syntax, argc, argv, &flags);
+    if (rc >= 0) return rc;
+    int quiet = flags.quiet;
     char backup[PATH_MAX], mnt[PATH_MAX];
     const char *data_dir = argv[optind + 1];
     if (!realpath(argv[optind], backup)) {
@@ -243,7 +224,7 @@ int cmd_restore(int argc, char **argv)
                   backup, mnt, mnt);
         return CLI_EXIT_FAIL;
     }
-    int rc = fs_backup_dest_ok(data_dir);
+    rc = fs_backup_dest_ok(data_dir);
     if (rc) {
         cli_error("restore", "%s: %s", data_dir,
                   rc == -ENOTEMPTY ? "not empty; restore into a missing or empty directory"

@@ -1,9 +1,18 @@
 /* doubt.c — acknowledged and in-doubt writes; see doubt.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "doubt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "env.h"
+#include "env_fault.h"
 
 void doubt_init(struct doubt_log *d)
 {
@@ -102,4 +111,63 @@ int doubt_check(struct doubt_log *d, lsmer_db *db, const char *who, const char *
     model_free(expect);
     model_free(actual);
     return rc;
+}
+
+void doubt_db_init(struct doubt_db *x, const char *name, uint64_t seed)
+{
+    memset(x, 0, sizeof(*x));
+    x->name = name;
+    x->seed = seed;
+    rng_init(&x->r, seed);
+    x->dir = test_tmpdir(name);
+    x->env = fault_env_new(env_posix_default());
+    assert_non_null(x->env);
+    lsmer_options_init(&x->o);
+    x->o.env = x->env;
+    x->o.log_level = LSMER_LOG_ERROR;
+    x->o.memtable_size = 64 << 10;
+    x->o.target_file_size = 64 << 10;
+    x->o.level1_size = 256 << 10;
+    doubt_init(&x->d);
+}
+
+void doubt_db_open(struct doubt_db *x)
+{
+    assert_int_equal(lsmer_open(x->dir, &x->o, &x->db), 0);
+}
+
+void doubt_db_free(struct doubt_db *x)
+{
+    lsmer_close(x->db);
+    fault_env_free(x->env);
+    doubt_free(&x->d);
+    test_rmtree(x->dir);
+    free(x->dir);
+}
+
+void doubt_db_fail(struct doubt_db *x, const char *what, int rc)
+{
+    fprintf(stderr, "FAILED %s (seed %llu): %s (rc %d: %s)\n  database left in %s\n", x->name,
+            (unsigned long long)x->seed, what, rc, lsmer_strerror(rc), x->dir);
+    fail();
+}
+
+void doubt_db_check_error(struct doubt_db *x, int rc, int want, const char *what)
+{
+    if (rc == want) return;
+    lsmer_stats st;
+    int bg = lsmer_get_stats(x->db, &st) == 0 ? st.background_error : 0;
+    if (bg && rc == bg) return;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s failed with an unexpected error (background error %d)", what,
+             bg);
+    doubt_db_fail(x, msg, rc);
+}
+
+void doubt_db_verify(struct doubt_db *x, const char *when)
+{
+    int rc = doubt_check(&x->d, x->db, x->name, when);
+    if (rc)
+        doubt_db_fail(x, "acknowledged data lost, or a failed write half applied",
+                      rc == -1 ? 0 : rc);
 }

@@ -8,7 +8,12 @@
  * all, never in part. doubt_check() compares the database with that rule,
  * by a full scan and by point lookups.
  *
- * Thread safety: none; one test thread uses a doubt_log.
+ * struct doubt_db is such a test's fixture: a database on a fault env
+ * (env_fault.h) in a scratch directory, with the doubt_log of what was
+ * written to it. Its checks fail the test (cmocka) with the test's name,
+ * seed and directory, which is then left for inspection.
+ *
+ * Thread safety: none; one test thread uses a doubt_log or a doubt_db.
  */
 #ifndef LSMER_TEST_DOUBT_H
 #define LSMER_TEST_DOUBT_H
@@ -38,5 +43,36 @@ int doubt_fresh_write(struct doubt_log *d, lsmer_db *db, struct rng *r, uint64_t
  * wholly or not at all; otherwise prints the first difference (prefixed by
  * who and when) and returns -1 (a difference) or the scan/get error. */
 int doubt_check(struct doubt_log *d, lsmer_db *db, const char *who, const char *when);
+
+struct doubt_db {
+    const char *name; /* the test's, in messages */
+    uint64_t seed;
+    struct rng r; /* seeded with seed */
+    char *dir;
+    struct lsmer_env *env; /* a fault env over the POSIX one */
+    lsmer_options o;       /* db was opened with these (to reopen it) */
+    lsmer_db *db;
+    struct doubt_log d;
+};
+
+/* Sets x up for the test name: the rng, a scratch directory, the fault
+ * env, and options for many small files (64 KiB memtable and tables, 256
+ * KiB level 1) logging errors only, which the caller may change before
+ * doubt_db_open(). */
+void doubt_db_init(struct doubt_db *x, const char *name, uint64_t seed);
+/* Opens x->db in x->dir with x->o; a failure fails the test. */
+void doubt_db_open(struct doubt_db *x);
+/* Closes the database, frees the env and the log, removes the directory. */
+void doubt_db_free(struct doubt_db *x);
+
+/* Prints "FAILED name (seed N): what (rc ...)" and where the database was
+ * left, and fails the test. */
+void doubt_db_fail(struct doubt_db *x, const char *what, int rc);
+/* A write's error while the disk fails with want must be want itself or
+ * the sticky background error lsmer_get_stats reports; any other fails the
+ * test, naming what failed. */
+void doubt_db_check_error(struct doubt_db *x, int rc, int want, const char *what);
+/* doubt_check() of x->db; a difference fails the test. */
+void doubt_db_verify(struct doubt_db *x, const char *when);
 
 #endif

@@ -2,7 +2,7 @@
  * testutil.h — helpers every unit test shares: a seeded random number
  * generator whose seed is printed (and can be forced with LSMER_SEED=n so a
  * failure reproduces), scratch directories under $LSMER_TEST_TMP (or /tmp)
- * that are removed afterwards, and a recursive remove.
+ * that are removed afterwards, a recursive remove, and how much to run.
  */
 #ifndef LSMER_TESTUTIL_H
 #define LSMER_TESTUTIL_H
@@ -30,5 +30,19 @@ char *test_tmpdir(const char *name);
 void test_rmtree(const char *path);
 /* Scale for long randomized tests: $LSMER_TEST_SCALE (default 1.0). */
 double test_scale(void);
+
+/* 1 in a build with AddressSanitizer (gcc or clang), else 0: long
+ * randomized tests run fewer trials there, where each costs several times
+ * more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 
 #endif
