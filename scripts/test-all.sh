@@ -50,7 +50,7 @@ uring N
 run_suite RelWithDebInfo build/ci-release
 if [ "$quick" -eq 0 ]; then
   uring Y
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 LSMER_SCALE=small \
     run_suite Asan build/ci-asan
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_suite Tsan build/ci-tsan -L concurrency

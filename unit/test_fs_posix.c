@@ -420,6 +420,122 @@ static void caps_dropped_on_change(void **state)
     assert_int_equal(fs_getxattr(t->fs, f, caps, buf, sizeof(buf), &len), -ENODATA);
 }
 
+/* Through a mount, SEEK_DATA said ENXIO for a file whose data the kernel had
+ * not written back yet (t_fsx). The daemon now leaves SEEK_DATA/SEEK_HOLE to
+ * the kernel when the writeback cache is on; without it, pages written
+ * through a shared mmap stay in the kernel until msync or munmap, which only
+ * a handle opened for writing can do, so while one is open the core calls
+ * the whole file data. */
+static void bug_seek_hole_misses_pages_of_an_open_writer(void **state)
+{
+    struct t *t = *state;
+    const off_t bs = (off_t)fs_block_size(t->fs);
+    uint64_t f = mkfile(t, ROOT, "f");
+    uint8_t *x = malloc((size_t)bs);
+    memset(x, 1, (size_t)bs);
+    put(t, f, 2 * bs, x, (size_t)bs); /* holes at blocks 0-1, data in block 2 */
+    uint64_t ro, rw;
+    off_t o;
+    assert_int_equal(fs_open_file(t->fs, f, O_RDONLY, &t->ctx, &ro), 0);
+    assert_int_equal(ro, 0);
+    assert_int_equal(fs_lseek(t->fs, f, 0, SEEK_DATA, &o), 0);
+    assert_int_equal(o, 2 * bs); /* a reader changes nothing */
+    assert_int_equal(fs_open_file(t->fs, f, O_RDWR, &t->ctx, &rw), 0);
+    assert_int_equal(rw, FS_FH_WRITE);
+    assert_int_equal(fs_lseek(t->fs, f, 0, SEEK_DATA, &o), 0);
+    assert_int_equal(o, 0);
+    assert_int_equal(fs_lseek(t->fs, f, bs, SEEK_HOLE, &o), 0);
+    assert_int_equal(o, 3 * bs);
+    assert_int_equal(fs_lseek(t->fs, f, 3 * bs, SEEK_DATA, &o), -ENXIO);
+    assert_int_equal(fs_release(t->fs, f, rw), 0);
+    assert_int_equal(fs_lseek(t->fs, f, 0, SEEK_DATA, &o), 0);
+    assert_int_equal(o, 2 * bs);
+    assert_int_equal(fs_lseek(t->fs, f, 0, SEEK_HOLE, &o), 0);
+    assert_int_equal(o, 0);
+    assert_int_equal(fs_release(t->fs, f, ro), 0);
+    /* a file created for writing counts from its creation to its release */
+    struct stat st;
+    uint64_t fh;
+    assert_int_equal(fs_create(t->fs, ROOT, "g", 0644, O_WRONLY, &t->ctx, &fh, &st), 0);
+    assert_int_equal(fh, FS_FH_WRITE);
+    truncate_to(t, st.st_ino, 2 * bs);
+    assert_int_equal(fs_lseek(t->fs, st.st_ino, 0, SEEK_HOLE, &o), 0);
+    assert_int_equal(o, 2 * bs);
+    assert_int_equal(fs_release(t->fs, st.st_ino, fh), 0);
+    assert_int_equal(fs_lseek(t->fs, st.st_ino, 0, SEEK_HOLE, &o), 0);
+    assert_int_equal(o, 0);
+    assert_int_equal(fs_lseek(t->fs, st.st_ino, 0, SEEK_DATA, &o), -ENXIO);
+    fs_forget(t->fs, st.st_ino, 1);
+    free(x);
+}
+
+/* Through a mount, open(O_RDONLY|O_TRUNC) emptied the file as the kernel
+ * saw it (it truncates its own view at once) but not in the store, so the
+ * bytes were back after a remount (t_posix). Linux truncates on O_TRUNC
+ * whatever the access mode; the kernel has checked write permission. */
+static void bug_open_rdonly_trunc_kept_the_data(void **state)
+{
+    struct t *t = *state;
+    uint64_t f = mkfile(t, ROOT, "small"), g = mkfile(t, ROOT, "blocks");
+    uint8_t x[40000];
+    memset(x, 3, sizeof(x));
+    put(t, f, 0, x, 100);
+    put(t, g, 0, x, sizeof(x));
+    uint64_t fh;
+    assert_int_equal(fs_open_file(t->fs, f, O_RDONLY | O_TRUNC, &t->ctx, &fh), 0);
+    assert_int_equal(attr(t, f).st_size, 0);
+    fs_release(t->fs, f, fh);
+    assert_int_equal(fs_open_file(t->fs, g, O_RDONLY | O_TRUNC, &t->ctx, &fh), 0);
+    assert_int_equal(attr(t, g).st_size, 0);
+    fs_release(t->fs, g, fh);
+    reopen(t);
+    assert_int_equal(attr(t, f).st_size, 0);
+    assert_int_equal(attr(t, g).st_size, 0);
+    put(t, g, 30000, x, 1); /* no old byte shows through the hole */
+    expect_fill(t, g, 0, 30000, 0);
+}
+
+/* Through a mount with the writeback cache, files had other mtimes and
+ * ctimes after a remount than stat had shown (t_posix): the kernel keeps
+ * those times and sends them with a setattr when its coarse clock has
+ * moved, but a write it sent back later (or a fallocate, or an O_TRUNC in
+ * the same tick) stamped the store's own, later clock over them. With
+ * fs_set_kernel_cmtime on, only setattr sets them. */
+static void bug_writeback_writes_replaced_kernel_times(void **state)
+{
+    struct t *t = *state;
+    uint64_t f = mkfile(t, ROOT, "f");
+    fs_set_kernel_cmtime(t->fs, 1);
+    struct stat a, st;
+    memset(&a, 0, sizeof(a));
+    a.st_mtim.tv_sec = 1000;
+    a.st_mtim.tv_nsec = 1;
+    a.st_ctim.tv_sec = 2000;
+    a.st_ctim.tv_nsec = 2;
+    assert_int_equal(fs_setattr(t->fs, f, &a, FS_SET_MTIME | FS_SET_CTIME, &t->ctx, &st), 0);
+    uint8_t x[40000];
+    memset(x, 7, sizeof(x));
+    put(t, f, 0, x, 100);       /* inline */
+    put(t, f, 0, x, sizeof(x)); /* into blocks */
+    assert_int_equal(fs_fallocate(t->fs, f, 0, 0, 100000, &t->ctx), 0);
+    assert_int_equal(
+        fs_fallocate(t->fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 20000, &t->ctx), 0);
+    uint64_t fh;
+    assert_int_equal(fs_open_file(t->fs, f, O_WRONLY | O_TRUNC, &t->ctx, &fh), 0);
+    fs_release(t->fs, f, fh);
+    st = attr(t, f);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(st.st_mtim.tv_sec, 1000);
+    assert_int_equal(st.st_mtim.tv_nsec, 1);
+    assert_int_equal(st.st_ctim.tv_sec, 2000);
+    assert_int_equal(st.st_ctim.tv_nsec, 2);
+    /* without the cache the store keeps them itself */
+    fs_set_kernel_cmtime(t->fs, 0);
+    put(t, f, 0, x, 10);
+    st = attr(t, f);
+    assert_true(st.st_mtim.tv_sec > 2000 && st.st_ctim.tv_sec > 2000);
+}
+
 static void xattr_flags(void **state)
 {
     struct t *t = *state;
@@ -742,8 +858,8 @@ static void open_truncates_and_refuses_foreign_store(void **state)
     memset(x, 3, sizeof(x));
     put(t, f, 0, x, sizeof(x));
     uint64_t fh;
-    assert_int_equal(fs_open_file(t->fs, f, O_RDONLY | O_TRUNC, &t->ctx, &fh), 0);
-    assert_int_equal(attr(t, f).st_size, 5000); /* read-only: no truncation */
+    assert_int_equal(fs_open_file(t->fs, f, O_RDONLY, &t->ctx, &fh), 0);
+    assert_int_equal(attr(t, f).st_size, 5000);
     fs_release(t->fs, f, fh);
     assert_int_equal(fs_open_file(t->fs, f, O_WRONLY | O_TRUNC, &t->ctx, &fh), 0);
     assert_int_equal(attr(t, f).st_size, 0);
@@ -778,6 +894,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(rename_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(holes_and_truncate, setup, teardown),
         cmocka_unit_test_setup_teardown(seek_data_hole_and_punch, setup, teardown),
+        cmocka_unit_test_setup_teardown(bug_seek_hole_misses_pages_of_an_open_writer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bug_open_rdonly_trunc_kept_the_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(bug_writeback_writes_replaced_kernel_times, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(xattr_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(caps_dropped_on_change, setup, teardown),
         cmocka_unit_test_setup_teardown(unlinked_while_open, setup, teardown),

@@ -97,6 +97,14 @@ int fs_open(const char *data_dir, const struct fs_options *o, struct lsmerfs **o
  * with a directory open never sends RELEASEDIR). */
 void fs_close(struct lsmerfs *fs);
 uint32_t fs_block_size(const struct lsmerfs *fs);
+/* With the kernel's writeback cache the kernel keeps the mtime and ctime of
+ * regular files: it stamps them when it changes their data and sends them
+ * with a setattr, but only when its (coarse) clock has moved, and the data
+ * it writes back may arrive after that setattr. So once this is on (the
+ * daemon turns it on when the cache is negotiated), fs_write, fs_fallocate
+ * and the O_TRUNC of fs_open_file leave those times alone instead of
+ * stamping the store's own clock over the kernel's. Off by default. */
+void fs_set_kernel_cmtime(struct lsmerfs *fs, int on);
 
 /* ---- names and attributes --------------------------------------------- */
 
@@ -141,10 +149,13 @@ int fs_rename(struct lsmerfs *fs, uint64_t parent, const char *name, uint64_t ne
 /* ---- files ------------------------------------------------------------ */
 
 /* Creates and opens a regular file (-EEXIST if the name exists). *fh is the
- * handle for fs_read/fs_write/fs_release. */
+ * handle for fs_read/fs_write/fs_release: FS_FH_WRITE when flags open it
+ * for writing, else 0. */
+#define FS_FH_WRITE 1u
 int fs_create(struct lsmerfs *fs, uint64_t parent, const char *name, mode_t mode, int flags,
               const struct fs_ctx *ctx, uint64_t *fh, struct stat *out);
-/* Opens an existing inode (O_TRUNC truncates a regular file). */
+/* Opens an existing inode (O_TRUNC truncates a regular file); *fh as for
+ * fs_create. */
 int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ctx *ctx,
                  uint64_t *fh);
 /* Reads up to size bytes at off; *nread < size only at end of file. */
@@ -162,7 +173,11 @@ int fs_syncfs(struct lsmerfs *fs);
  * FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; others -EOPNOTSUPP. */
 int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t len,
                  const struct fs_ctx *ctx);
-/* SEEK_DATA / SEEK_HOLE (others -EINVAL); -ENXIO at or past the end. */
+/* SEEK_DATA / SEEK_HOLE (others -EINVAL); -ENXIO at or past the end. A hole
+ * is a missing block. While a handle opened for writing is open, the whole
+ * file counts as data: the kernel may hold pages written through a shared
+ * mmap that the store has not seen yet (it writes them back by the time
+ * that handle is released), and none of them may be reported as a hole. */
 int fs_lseek(struct lsmerfs *fs, uint64_t ino, off_t off, int whence, off_t *out);
 
 /* ---- directories ------------------------------------------------------ */

@@ -5,6 +5,7 @@
  * rewrites, and commits one batch.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,9 +143,14 @@ int fs_symlink(struct lsmerfs *fs, const char *target, uint64_t parent, const ch
 int fs_create(struct lsmerfs *fs, uint64_t parent, const char *name, mode_t mode, int flags,
               const struct fs_ctx *ctx, uint64_t *fh, struct stat *out)
 {
-    (void)flags; /* a new file: O_TRUNC and O_EXCL change nothing */
-    uint64_t h;
-    return make_node(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL, ctx, fh ? fh : &h, out);
+    /* a new file: O_TRUNC and O_EXCL change nothing */
+    uint64_t ino;
+    int rc = make_node(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL, ctx, &ino, out);
+    if (rc) return rc;
+    int writer = (flags & O_ACCMODE) != O_RDONLY;
+    if (writer) fs_node_writer(fs, ino, 1);
+    if (fh) *fh = writer ? FS_FH_WRITE : 0;
+    return 0;
 }
 
 int fs_readlink(struct lsmerfs *fs, uint64_t ino, char *buf, size_t size, size_t *len)

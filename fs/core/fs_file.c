@@ -131,12 +131,14 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
         rc = -EISDIR;
         goto out;
     }
-    if ((flags & O_TRUNC) && S_ISREG(in->mode) && (flags & O_ACCMODE) != O_RDONLY) {
+    /* O_RDONLY|O_TRUNC truncates too, as on Linux: the kernel has checked
+     * write permission and already set its own size to 0. */
+    if ((flags & O_TRUNC) && S_ISREG(in->mode)) {
         rc = kv_batch_new(&b);
         if (rc) goto out;
         rc = fs_truncate_locked(fs, b, ino, in, 0);
         if (rc) goto out;
-        in->mtime_ns = in->ctime_ns = fs_now_ns();
+        if (!fs_kernel_cmtime_on(fs)) in->mtime_ns = in->ctime_ns = fs_now_ns();
         uint32_t mode = in->mode;
         fs_kill_suid(in, ctx);
         mode_changed = in->mode != mode;
@@ -148,7 +150,11 @@ int fs_open_file(struct lsmerfs *fs, uint64_t ino, int flags, const struct fs_ct
     }
     rc = fs_node_get(fs, ino, 0, 1);
     if (rc) goto out;
-    *fh = ino;
+    *fh = 0;
+    if ((flags & O_ACCMODE) != O_RDONLY) {
+        fs_node_writer(fs, ino, 1);
+        *fh = FS_FH_WRITE;
+    }
 out:
     fs_unlock_inos(fs, &l);
     kv_batch_free(b);
@@ -159,10 +165,10 @@ out:
 
 int fs_release(struct lsmerfs *fs, uint64_t ino, uint64_t fh)
 {
-    (void)fh;
     struct fs_locks l;
     int rc = 0;
     fs_lock_inos(fs, &l, &ino, 1);
+    if (fh & FS_FH_WRITE) fs_node_writer(fs, ino, -1);
     if (fs_node_put(fs, ino, 0, 1)) rc = fs_reclaim_if_unlinked(fs, ino);
     fs_unlock_inos(fs, &l);
     return rc;
@@ -325,7 +331,7 @@ int fs_write(struct lsmerfs *fs, uint64_t ino, uint64_t fh, const void *buf, siz
         in->inline_len = 0;
     }
     in->size = newsize;
-    in->mtime_ns = in->ctime_ns = fs_now_ns();
+    if (!fs_kernel_cmtime_on(fs)) in->mtime_ns = in->ctime_ns = fs_now_ns();
     uint32_t mode = in->mode;
     if (in->mode & (S_ISUID | S_ISGID)) fs_kill_suid(in, ctx);
     mode_changed = in->mode != mode;
@@ -403,9 +409,10 @@ int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t le
     if (rc) goto out;
     uint64_t end = (uint64_t)off + (uint64_t)len;
     int64_t now = fs_now_ns();
+    int stamp = !fs_kernel_cmtime_on(fs);
     if (punch) {
         rc = punch_hole(fs, b, ino, in, (uint64_t)off, end);
-        in->mtime_ns = in->ctime_ns = now;
+        if (stamp) in->mtime_ns = in->ctime_ns = now;
     } else if (mode == 0 && end > in->size) {
         /* Space is not reserved (an LSM tree cannot promise it); the file
          * grows and the new range reads as zeros. Still refused when the
@@ -413,7 +420,7 @@ int fs_fallocate(struct lsmerfs *fs, uint64_t ino, int mode, off_t off, off_t le
         rc = fs_space_check(fs, 0);
         if (rc) goto out;
         rc = fs_truncate_locked(fs, b, ino, in, end);
-        in->ctime_ns = now;
+        if (stamp) in->ctime_ns = now;
     } else {
         goto out; /* nothing changes */
     }
@@ -443,7 +450,7 @@ int fs_lseek(struct lsmerfs *fs, uint64_t ino, off_t off, int whence, off_t *out
         rc = -ENXIO;
         goto out;
     }
-    if (!S_ISREG(in->mode) || (in->flags & FS_IFLAG_INLINE)) {
+    if (!S_ISREG(in->mode) || (in->flags & FS_IFLAG_INLINE) || fs_node_writing(fs, ino)) {
         *out = whence == SEEK_DATA ? off : (off_t)in->size;
         goto out;
     }

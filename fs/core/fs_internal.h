@@ -31,7 +31,8 @@ struct lsmerfs {
     int log_level;
     void (*attr_changed)(void *arg, uint64_t ino); /* fs_options */
     void *attr_changed_arg;
-    _Atomic int posix_acl; /* ACL xattrs honoured (fs_acl.h) */
+    _Atomic int posix_acl;     /* ACL xattrs honoured (fs_acl.h) */
+    _Atomic int kernel_cmtime; /* the kernel keeps files' mtime/ctime (fs.h) */
 
     pthread_mutex_t ns_lock;
     pthread_mutex_t stripe[FS_STRIPES];
@@ -78,6 +79,8 @@ void fs_logf(struct lsmerfs *fs, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 int64_t fs_now_ns(void);
+/* fs_set_kernel_cmtime is on: data changes leave mtime/ctime alone. */
+int fs_kernel_cmtime_on(struct lsmerfs *fs);
 /* -ENAMETOOLONG past 255 bytes, -EINVAL for "", ".", "..", or a '/'. */
 int fs_check_name(const char *name, size_t *nlen);
 
@@ -109,6 +112,10 @@ int fs_node_get(struct lsmerfs *fs, uint64_t ino, uint64_t lookups, uint64_t ope
 /* Drops references; 1 if none are left. */
 int fs_node_put(struct lsmerfs *fs, uint64_t ino, uint64_t lookups, uint64_t opens);
 int fs_node_busy(struct lsmerfs *fs, uint64_t ino);
+/* Counts (+1) or drops (-1) a handle opened for writing; the inode must hold
+ * that handle's open (fs_node_get). fs_node_writing: any such handle. */
+void fs_node_writer(struct lsmerfs *fs, uint64_t ino, int delta);
+int fs_node_writing(struct lsmerfs *fs, uint64_t ino);
 /* Frees ino if its link count is 0. Caller holds its stripe lock. */
 int fs_reclaim_if_unlinked(struct lsmerfs *fs, uint64_t ino);
 

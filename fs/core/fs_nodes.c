@@ -1,7 +1,8 @@
 /*
  * fs_nodes.c — the in-memory table of inodes someone still refers to: the
  * kernel's lookup count (every entry handed out by lookup, create, mkdir,
- * mknod, symlink, link or readdirplus, until forget) and open handles.
+ * mknod, symlink, link or readdirplus, until forget) and open handles, and
+ * how many of those were opened for writing (fs_lseek asks).
  * An inode that loses its last link while referenced is kept as an orphan
  * (nlink 0 plus an "o" key) and freed when the last reference goes; the
  * kernel may still open, stat or read it until then, as on a local
@@ -21,6 +22,7 @@ struct fs_node {
     uint64_t ino;
     uint64_t nlookup;
     uint64_t nopen;
+    uint64_t nwrite; /* of the opens, those for writing */
     struct fs_node *next;
 };
 
@@ -116,6 +118,30 @@ int fs_node_put(struct lsmerfs *fs, uint64_t ino, uint64_t lookups, uint64_t ope
     }
     pthread_mutex_unlock(&fs->node_lock);
     return idle;
+}
+
+void fs_node_writer(struct lsmerfs *fs, uint64_t ino, int delta)
+{
+    pthread_mutex_lock(&fs->node_lock);
+    for (struct fs_node *e = fs->node_tab[bucket(ino, fs->node_buckets)]; e; e = e->next) {
+        if (e->ino != ino) continue;
+        if (delta > 0)
+            e->nwrite++;
+        else if (e->nwrite > 0)
+            e->nwrite--;
+        break;
+    }
+    pthread_mutex_unlock(&fs->node_lock);
+}
+
+int fs_node_writing(struct lsmerfs *fs, uint64_t ino)
+{
+    int writing = 0;
+    pthread_mutex_lock(&fs->node_lock);
+    for (struct fs_node *e = fs->node_tab[bucket(ino, fs->node_buckets)]; e; e = e->next)
+        if (e->ino == ino) writing = e->nwrite > 0;
+    pthread_mutex_unlock(&fs->node_lock);
+    return writing;
 }
 
 int fs_node_busy(struct lsmerfs *fs, uint64_t ino)

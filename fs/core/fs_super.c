@@ -80,6 +80,16 @@ uint32_t fs_block_size(const struct lsmerfs *fs)
     return fs->block_size;
 }
 
+void fs_set_kernel_cmtime(struct lsmerfs *fs, int on)
+{
+    atomic_store(&fs->kernel_cmtime, on ? 1 : 0);
+}
+
+int fs_kernel_cmtime_on(struct lsmerfs *fs)
+{
+    return atomic_load(&fs->kernel_cmtime);
+}
+
 /* ---- inode numbers ----------------------------------------------------- */
 
 static int super_store(struct lsmerfs *fs, const struct fs_super *s, int durable)

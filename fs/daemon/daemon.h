@@ -22,7 +22,7 @@
 
 struct lsmerfs_daemon {
     struct lsmerfs *fs;
-    int writeback;                   /* ask for the kernel's writeback cache */
+    int writeback;                   /* ask for the writeback cache; after init: it is on */
     double timeout;                  /* entry and attribute cache validity, seconds */
     int acl;                         /* ask for POSIX ACLs (-o noacl clears it) */
     int dont_mask;                   /* set by init: the kernel leaves the umask to us */

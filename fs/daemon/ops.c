@@ -61,10 +61,14 @@ void lsmerfs_attr_changed(void *daemon, uint64_t ino)
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct lsmerfs_daemon *d = userdata;
-    if (d->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+    if (d->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
         conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-    else
+    } else {
         conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+        d->writeback = 0;
+    }
+    /* With the cache the kernel keeps files' mtime/ctime (fs.h). */
+    fs_set_kernel_cmtime(d->fs, d->writeback);
     if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
     if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -523,6 +527,17 @@ static void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
     LSMERFS_COUNT_OP(lseek);
     (void)fi;
+    /* With the writeback cache the kernel holds written data, and the size
+     * it implies, that the store has not seen yet, and it does not write
+     * them back before asking: an answer from the store could call fresh
+     * data a hole, or the end of the file ENXIO. ENOSYS makes the kernel
+     * answer SEEK_DATA/SEEK_HOLE itself from then on (no holes, its own
+     * size). Without the cache, writes reach the store before they return,
+     * and fs_lseek allows for pages written through a shared mmap. */
+    if (dm(req)->writeback) {
+        fuse_reply_err(req, ENOSYS);
+        return;
+    }
     off_t out;
     int rc = fs_lseek(dm(req)->fs, ino, off, whence, &out);
     if (rc)
