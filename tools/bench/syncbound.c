@@ -230,8 +230,8 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int c, which = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &which)) != -1) {
         int bad = 0;
         switch (c) {
         case 'd':
@@ -258,11 +258,7 @@ int main(int argc, char **argv)
         }
         if (bad) {
             fprintf(stderr, "lsmer-syncbound: bad value '%s' for --%s (see --help)\n", optarg,
-                    opts[c == 'o'   ? 1
-                         : c == 't' ? 2
-                         : c == 'r' ? 3
-                                    : 4]
-                        .name);
+                    opts[which].name);
             return 2;
         }
     }
